@@ -1,0 +1,30 @@
+/**
+ * SDK client factories. On AWS they use the defaults; locally the ENV endpoint overrides point them at the
+ * emulators. Callers build clients once at module scope.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { ENV } from './config.ts';
+
+type Env = NodeJS.ProcessEnv;
+
+const endpoint = (env: Env, name: string) => env[name] || undefined;
+
+export function createDocumentClient(env: Env = process.env): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({ endpoint: endpoint(env, ENV.dynamodbEndpoint), maxAttempts: 5 });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+export function createS3Client(env: Env = process.env): S3Client {
+  return new S3Client({
+    endpoint: endpoint(env, ENV.s3Endpoint),
+    forcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
+    maxAttempts: 5,
+  });
+}
+
+export function createSfnClient(env: Env = process.env): SFNClient {
+  return new SFNClient({ endpoint: endpoint(env, ENV.sfnEndpoint), maxAttempts: 5 });
+}

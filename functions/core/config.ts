@@ -1,0 +1,34 @@
+/**
+ * The environment contract, shared by the Lambda handlers, the recorder container and local mode.
+ * Local mode sets the same variables (plus endpoint overrides) that CDK sets on AWS.
+ */
+export const ENV = {
+  tableName: 'TABLE_NAME',
+  bucketName: 'BUCKET_NAME',
+  stateMachineArn: 'STATE_MACHINE_ARN',
+  /** Endpoint overrides: unset on AWS; local mode points them at the emulators. */
+  dynamodbEndpoint: 'AWS_ENDPOINT_URL_DYNAMODB',
+  s3Endpoint: 'AWS_ENDPOINT_URL_S3',
+  sfnEndpoint: 'AWS_ENDPOINT_URL_SFN',
+  /** "true" for S3 emulators that only understand path-style URLs. */
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  /** Presigned download URL lifetime (seconds). */
+  downloadUrlTtlSeconds: 'DOWNLOAD_URL_TTL_SECONDS',
+} as const;
+
+export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (!value) throw new Error(`Missing required environment variable ${name}`);
+  return value;
+}
+
+export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+  return value;
+}
+
+/** Single-tenant until API keys arrive; the data model already partitions by tenant. */
+export const DEFAULT_TENANT_ID = 'default';

@@ -1,0 +1,91 @@
+/**
+ * Named errors of the domain. Each carries its HTTP status and a stable `code`; the problem+json middleware
+ * maps them, so handlers never pick status codes themselves.
+ */
+export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly extensions: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, extensions: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.extensions = extensions;
+  }
+}
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, issues: FieldIssue[]) {
+    super(400, 'validation_failed', message, { errors: issues });
+  }
+}
+
+export class MalformedBodyError extends AppError {
+  constructor(message: string) {
+    super(400, 'malformed_body', message);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor() {
+    super(415, 'unsupported_media_type', 'The request body must be JSON (Content-Type: application/json).');
+  }
+}
+
+export class RecordingNotFoundError extends AppError {
+  constructor(id: string) {
+    super(404, 'recording_not_found', `No recording with id '${id}'.`);
+  }
+}
+
+export class RouteNotFoundError extends AppError {
+  constructor(method: string, path: string) {
+    super(404, 'route_not_found', `No route for ${method} ${path}.`);
+  }
+}
+
+export class RecordingNotActiveError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'recording_not_active', `Recording '${id}' is ${status}; only a RECORDING recording can be stopped.`, { status });
+  }
+}
+
+export class StopInProgressError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'stop_in_progress', `Recording '${id}' is already stopping.`, { status });
+  }
+}
+
+export class NoFilesYetError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'recording_not_uploaded', `Recording '${id}' is ${status}; its files can be downloaded once it is UPLOADED.`, { status });
+  }
+}
+
+export class WorkflowUnavailableError extends AppError {
+  constructor(message: string) {
+    super(503, 'workflow_unavailable', message);
+  }
+}
+
+/** A transition the state model forbids (a bug or a late writer). Not a client error. */
+export class InvalidTransitionError extends Error {
+  constructor(id: string, from: string, to: string) {
+    super(`Recording '${id}' cannot go from ${from} to ${to}.`);
+    this.name = 'InvalidTransitionError';
+  }
+}
+
+/** A conditional write lost against another writer. */
+export class ConcurrentUpdateError extends Error {
+  constructor(id: string) {
+    super(`Recording '${id}' was changed by another writer.`);
+    this.name = 'ConcurrentUpdateError';
+  }
+}

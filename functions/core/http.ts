@@ -1,0 +1,105 @@
+/**
+ * HTTP plumbing for the API handlers: a middy wrapper whose error middleware turns every failure into
+ * RFC 9457 problem+json, and body parsing that names the offending field.
+ */
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { AppError, MalformedBodyError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2;
+export type HttpResult = { statusCode: number; headers: Record<string, string>; body: string };
+export type HttpHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+export function problem(
+  status: number,
+  code: string,
+  title: string,
+  detail: string,
+  instance?: string,
+  extensions: Record<string, unknown> = {},
+): HttpResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': PROBLEM_CONTENT_TYPE },
+    body: JSON.stringify({ type: `urn:meeting-recorder:problem:${code}`, title, status, detail, code, instance, ...extensions }),
+  };
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+export const titleFor = (status: number) => TITLES[status] ?? 'Error';
+
+export interface ProblemJsonOptions {
+  /** Where unexpected errors are reported; they are answered with a generic 500. */
+  logError?: (err: unknown, event: HttpEvent) => void;
+}
+
+/** Maps AppError subclasses to their status and code; anything else is a 500 that reveals nothing. */
+export function problemJson(options: ProblemJsonOptions = {}): MiddlewareObj<HttpEvent, HttpResult> {
+  const logError =
+    options.logError ??
+    ((err, event) =>
+      console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled error', route: event.routeKey, error: String((err as Error)?.stack ?? err) })));
+  return {
+    name: 'problemJson',
+    onError: (request) => {
+      const err = request.error;
+      const instance = request.event?.rawPath;
+      if (err instanceof AppError) {
+        request.response = problem(err.status, err.code, titleFor(err.status), err.message, instance, err.extensions);
+        return;
+      }
+      logError(err, request.event);
+      request.response = problem(500, 'internal_error', titleFor(500), 'An unexpected error occurred.', instance);
+    },
+  };
+}
+
+/** Wraps an API handler with the house middleware stack. */
+export function httpHandler(fn: HttpHandler, options: ProblemJsonOptions = {}) {
+  return middy<HttpEvent, HttpResult>().use(problemJson(options)).handler(fn);
+}
+
+/** Parses and validates a JSON body; errors name the field and say what is wrong. */
+export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S): z.infer<S> {
+  const contentType = event.headers?.['content-type'] ?? '';
+  if (event.body && contentType && !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType)) {
+    throw new UnsupportedMediaTypeError();
+  }
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (raw.trim() === '') throw new MalformedBodyError('The request body is empty; a JSON object is required.');
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    throw new MalformedBodyError('The request body is not valid JSON.');
+  }
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => {
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
+      const field = [...issue.path, ...(keys.length === 1 ? keys : [])].join('.') || (keys.length ? keys.join(',') : '(body)');
+      return { field, message: issue.message };
+    });
+    throw new ValidationError(`Invalid request body: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+  }
+  return result.data;
+}
+
+export function pathParam(event: HttpEvent, name: string): string {
+  return event.pathParameters?.[name] ?? '';
+}

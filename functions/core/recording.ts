@@ -1,0 +1,132 @@
+/**
+ * The recording model and its state machine. Every writer (API handlers, workflow tasks, the recorder)
+ * changes a recording only through `planTransition`, so the rules live in one place.
+ */
+import { InvalidTransitionError } from './errors.ts';
+
+export const RECORDING_STATUSES = ['INVOKED', 'RECORDING', 'UPLOADING', 'UPLOADED', 'ERRORED'] as const;
+export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
+
+/** What a client asked for; the recorder polls it (the control channel). */
+export type DesiredState = 'RECORDING' | 'STOPPED';
+
+export type StopReason = 'api' | 'task_stopped';
+
+export interface RecordingFile {
+  key: string;
+  sizeBytes: number;
+  durationSeconds: number;
+  format: 'mp4';
+}
+
+export interface RecordingError {
+  code: string;
+  message: string;
+}
+
+export interface Recording {
+  id: string;
+  tenantId: string;
+  meetingId: string;
+  meetingUrl: string;
+  status: RecordingStatus;
+  desiredState: DesiredState;
+  /** Optimistic-lock counter: every write is conditional on it. */
+  version: number;
+  /** Increments on each status change; events carry it so receivers can order them. */
+  sequence: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  stopRequestedAt?: string;
+  stoppedAt?: string;
+  uploadedAt?: string;
+  stopReason?: StopReason;
+  files?: RecordingFile[];
+  error?: RecordingError;
+  /** Recorder-side figures (CPU seconds, frames) reported with the result. */
+  metrics?: Record<string, number>;
+}
+
+const ALLOWED: Record<RecordingStatus, readonly RecordingStatus[]> = {
+  INVOKED: ['RECORDING', 'ERRORED'],
+  RECORDING: ['UPLOADING', 'ERRORED'],
+  UPLOADING: ['UPLOADED', 'ERRORED'],
+  UPLOADED: [],
+  ERRORED: [],
+};
+
+export const TERMINAL_STATUSES: readonly RecordingStatus[] = ['UPLOADED', 'ERRORED'];
+
+export function canTransition(from: RecordingStatus, to: RecordingStatus): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+/** Fields a transition may set besides the status. */
+export type TransitionPatch = Partial<
+  Pick<Recording, 'startedAt' | 'stoppedAt' | 'uploadedAt' | 'stopReason' | 'files' | 'error' | 'metrics' | 'desiredState'>
+>;
+
+export interface PlannedTransition {
+  from: RecordingStatus;
+  expectedVersion: number;
+  next: Recording;
+}
+
+/**
+ * Computes the next state of a recording. Pure: the repository turns the plan into a conditional write on
+ * `from` and `expectedVersion`, so two writers that plan from the same version can never both win.
+ */
+export function planTransition(current: Recording, to: RecordingStatus, patch: TransitionPatch, now: string): PlannedTransition {
+  if (!canTransition(current.status, to)) {
+    throw new InvalidTransitionError(current.id, current.status, to);
+  }
+  return {
+    from: current.status,
+    expectedVersion: current.version,
+    next: {
+      ...current,
+      ...patch,
+      status: to,
+      version: current.version + 1,
+      sequence: current.sequence + 1,
+      updatedAt: now,
+    },
+  };
+}
+
+export function newRecording(input: { id: string; tenantId: string; meetingId: string; meetingUrl: string; now: string }): Recording {
+  return {
+    id: input.id,
+    tenantId: input.tenantId,
+    meetingId: input.meetingId,
+    meetingUrl: input.meetingUrl,
+    status: 'INVOKED',
+    desiredState: 'RECORDING',
+    version: 1,
+    sequence: 1,
+    createdAt: input.now,
+    updatedAt: input.now,
+  };
+}
+
+/** The shape clients see: internal bookkeeping (version, desiredState) stays inside. */
+export function toPublicRecording(r: Recording) {
+  return {
+    id: r.id,
+    meetingId: r.meetingId,
+    meetingUrl: r.meetingUrl,
+    status: r.status,
+    sequence: r.sequence,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+    ...(r.startedAt && { startedAt: r.startedAt }),
+    ...(r.stopRequestedAt && { stopRequestedAt: r.stopRequestedAt }),
+    ...(r.stoppedAt && { stoppedAt: r.stoppedAt }),
+    ...(r.uploadedAt && { uploadedAt: r.uploadedAt }),
+    ...(r.stopReason && { stopReason: r.stopReason }),
+    ...(r.files && { files: r.files }),
+    ...(r.error && { error: r.error }),
+  };
+}
+export type PublicRecording = ReturnType<typeof toPublicRecording>;

@@ -1,0 +1,21 @@
+/**
+ * Dependencies built once per Lambda container (module scope), from the environment contract.
+ * Built lazily so that a process hosting the handlers (local mode) can set the environment first.
+ */
+import { createDocumentClient, createS3Client, createSfnClient } from './aws-clients.ts';
+import { ENV, intEnv, requireEnv } from './config.ts';
+import { RecordingRepository } from './recording-repository.ts';
+import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
+
+function once<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
+}
+
+export const recordingRepository = once(() => new RecordingRepository(createDocumentClient(), requireEnv(ENV.tableName)));
+export const workflowStarter = once(() => new StepFunctionsWorkflowStarter(createSfnClient(), requireEnv(ENV.stateMachineArn)));
+export const downloadDeps = once(() => ({
+  s3: createS3Client(),
+  bucketName: requireEnv(ENV.bucketName),
+  ttlSeconds: intEnv(ENV.downloadUrlTtlSeconds, 3600),
+}));

@@ -1,0 +1,24 @@
+/**
+ * The HTTP API's routes, written once: the CDK API construct creates one Lambda and one route per entry,
+ * and the local server dispatches to the same handler modules.
+ */
+export interface RouteDefinition {
+  method: 'GET' | 'POST' | 'DELETE';
+  /** API Gateway v2 path syntax: `{name}` for a path parameter. */
+  path: string;
+  /** Module under functions/handlers/ (without extension); it exports `handler`. */
+  handler: string;
+}
+
+export const ROUTES: readonly RouteDefinition[] = [
+  { method: 'POST', path: '/v1/recordings', handler: 'create-recording' },
+  { method: 'GET', path: '/v1/recordings/{id}', handler: 'get-recording' },
+  { method: 'POST', path: '/v1/recordings/{id}/stop', handler: 'stop-recording' },
+  { method: 'GET', path: '/v1/recordings/{id}/download', handler: 'get-recording-download' },
+];
+
+/** Workflow task handlers under functions/tasks/, invoked by the state machine. */
+export const WORKFLOW_TASKS = {
+  markUploaded: 'mark-uploaded',
+  markErrored: 'mark-errored',
+} as const;
