@@ -1,0 +1,149 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
+import { ROUTES } from '../functions/routes.ts';
+import type { RouteDefinition } from '../functions/routes.ts';
+import { HouseFunction } from './house-function.ts';
+import type { TableAction } from './house-function.ts';
+
+/**
+ * JSON access log with HTTP API context variables only (the REST API default format uses variables HTTP APIs
+ * lack). `caller` is the SigV4 principal under IAM authorization.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    requestTime: '$context.requestTime',
+    sourceIp: '$context.identity.sourceIp',
+    caller: '$context.identity.caller',
+    user: '$context.identity.user',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    responseLatency: '$context.responseLatency',
+    integrationError: '$context.integrationErrorMessage',
+    authorizerError: '$context.authorizer.error',
+  }),
+);
+
+/** What one route's function may do, and nothing more. */
+interface RouteAccess {
+  readonly table: readonly TableAction[];
+  readonly startExecution?: boolean;
+  /** Object actions on `recordings/*`. */
+  readonly recordings?: readonly string[];
+}
+
+/**
+ * Least-privilege grants per handler module. A route in ROUTES without an entry here fails synth, so a new
+ * route cannot ship with accidental (or missing) permissions.
+ */
+const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
+  'create-recording': { table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], startExecution: true },
+  'get-recording': { table: ['dynamodb:GetItem'] },
+  'stop-recording': { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
+  'get-recording-download': { table: ['dynamodb:GetItem'], recordings: ['s3:GetObject'] },
+};
+
+export interface RecordingApiProps {
+  readonly table: dynamodb.ITable;
+  readonly bucket: s3.IBucket;
+  readonly stateMachine: sfn.IStateMachine;
+  /**
+   * Routes to serve; each handler module must have an access entry.
+   * @default ROUTES from functions/routes.ts
+   */
+  readonly routes?: readonly RouteDefinition[];
+  /**
+   * Authorizer applied to every route.
+   * @default HttpIamAuthorizer (callers sign requests with SigV4) until API keys arrive
+   */
+  readonly defaultAuthorizer?: apigwv2.IHttpRouteAuthorizer;
+  /**
+   * Throttling of the default stage, across all routes.
+   * @default { burstLimit: 50, rateLimit: 20 }
+   */
+  readonly throttle?: apigwv2.ThrottleSettings;
+  /**
+   * Retention of the functions' and the access log's log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The public HTTP API: one Lambda function and one route per entry of ROUTES (the local server dispatches to
+ * the same handler modules), every route behind the default authorizer, throttled and access-logged.
+ */
+export class RecordingApi extends Construct {
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  /** The functions by handler module name (e.g. `create-recording`). */
+  public readonly functions: Readonly<Record<string, HouseFunction>>;
+  public readonly accessLogGroup: logs.LogGroup;
+  /** Base URL of the API (the `$default` stage). */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: RecordingApiProps) {
+    super(scope, id);
+    const routes = props.routes ?? ROUTES;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const missing = routes.filter((route) => !ROUTE_ACCESS[route.handler]).map((route) => route.handler);
+    if (missing.length > 0) {
+      throw new Error(`No access entry in lib/api.ts ROUTE_ACCESS for handler(s): ${missing.join(', ')}`);
+    }
+
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'Meeting recorder API',
+      defaultAuthorizer: props.defaultAuthorizer ?? new HttpIamAuthorizer(),
+      // The stage is created below, so it can carry throttling and access logs.
+      createDefaultStage: false,
+    });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN });
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle ?? { burstLimit: 50, rateLimit: 20 },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: ACCESS_LOG_FORMAT,
+      },
+    });
+    this.url = this.stage.url;
+
+    const functions: Record<string, HouseFunction> = {};
+    for (const route of routes) {
+      const access = ROUTE_ACCESS[route.handler]!;
+      const name = pascalCase(route.handler);
+      const fn = new HouseFunction(this, `${name}Function`, {
+        entry: `functions/handlers/${route.handler}.ts`,
+        description: `${route.method} ${route.path}`,
+        logRetention,
+      });
+      fn.bindTable(props.table, access.table);
+      fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
+      fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);
+
+      this.httpApi.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration: new HttpLambdaIntegration(`${name}Integration`, fn),
+      });
+      functions[route.handler] = fn;
+    }
+    this.functions = functions;
+  }
+}
+
+function pascalCase(kebab: string): string {
+  return kebab.replace(/(^|-)([a-z0-9])/g, (_match, _dash, char: string) => char.toUpperCase());
+}

@@ -1,0 +1,117 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { Construct } from 'constructs';
+import { ENV } from '../functions/core/config.ts';
+import { DEPS_LOCK_FILE, PROJECT_ROOT, projectPath } from './project-paths.ts';
+
+/**
+ * esbuild emits ESM, but some dependencies still call `require` for Node built-ins; an ESM module has no
+ * `require`, so the banner defines one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __houseCreateRequire } from 'node:module'; const require = __houseCreateRequire(import.meta.url);";
+
+export interface HouseFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'logGroup' | 'logRetention'> {
+  /** Handler module, relative to the repository root (e.g. `functions/handlers/get-recording.ts`). It exports `handler`. */
+  readonly entry: string;
+  /**
+   * Retention of the function's own log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the function's log group.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** DynamoDB item actions a function may be granted; named so a typo fails type checking, not at run time. */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:Query'
+  | 'dynamodb:ConditionCheckItem';
+
+/**
+ * The house Lambda function: Node 22 on arm64, X-Ray tracing, explicit memory and timeout, a minified ESM
+ * bundle with source maps, and a log group of its own with a retention. Every default can be overridden.
+ *
+ * The `bind*` helpers grant access and set the matching environment variable (see `ENV` in
+ * functions/core/config.ts) in one call, so the two cannot drift apart.
+ */
+export class HouseFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    const { entry, logRetention, logRemovalPolicy, bundling, environment, ...rest } = props;
+    // Created beside the function (not inside it: `this` is unavailable before super) and passed in, so
+    // Lambda never creates an unmanaged /aws/lambda/... group without retention. `this.logGroup` returns it.
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
+      retention: logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    super(scope, id, {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      tracing: lambda.Tracing.ACTIVE,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: DEPS_LOCK_FILE,
+      ...rest,
+      entry: projectPath(entry),
+      logGroup,
+      environment: {
+        // The bundle ships a source map; without this flag stack traces point into minified code.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        logLevel: LogLevel.WARNING,
+        ...bundling,
+      },
+    });
+  }
+
+  /** Grants `actions` on the table (and its indexes) and sets TABLE_NAME. With no actions it only sets the env var. */
+  bindTable(table: dynamodb.ITable, actions: readonly TableAction[] = []): this {
+    if (actions.length > 0) table.grant(this, ...actions);
+    this.addEnvironment(ENV.tableName, table.tableName);
+    return this;
+  }
+
+  /**
+   * Grants `actions` on the objects matching `keyPattern` (e.g. `recordings/*`) and sets BUCKET_NAME.
+   * With no actions it only sets the env var.
+   */
+  bindBucket(bucket: s3.IBucket, actions: readonly string[] = [], keyPattern = '*'): this {
+    if (actions.length > 0) {
+      iam.Grant.addToPrincipal({ grantee: this, actions: [...actions], resourceArns: [bucket.arnForObjects(keyPattern)] });
+    }
+    this.addEnvironment(ENV.bucketName, bucket.bucketName);
+    return this;
+  }
+
+  /** Grants `actions` on the state machine (e.g. `states:StartExecution`) and sets STATE_MACHINE_ARN. */
+  bindStateMachine(stateMachine: sfn.IStateMachine, actions: readonly string[] = []): this {
+    if (actions.length > 0) stateMachine.grant(this, ...actions);
+    this.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    return this;
+  }
+}

@@ -1,0 +1,157 @@
+import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { ENV } from '../functions/core/config.ts';
+import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
+import { RECORDER_CONTAINER_NAME } from '../workflow/recording-workflow.ts';
+import { PROJECT_ROOT } from './project-paths.ts';
+
+export interface RecorderProps {
+  /** VPC of the cluster and the tasks' security group. */
+  readonly vpc: ec2.IVpc;
+  /** The recordings table; the recorder reads desired state from it and writes its status. */
+  readonly table: dynamodb.ITable;
+  /** The media bucket; the recorder uploads under `recordings/` only. */
+  readonly bucket: s3.IBucket;
+  /**
+   * Task CPU units. Must be a Fargate size that fits `memoryMiB`.
+   * @default 1024
+   */
+  readonly cpu?: number;
+  /**
+   * Task memory in MiB. Chromium plus ffmpeg at 720p needs about 1.5 GiB.
+   * @default 2048
+   */
+  readonly memoryMiB?: number;
+  /**
+   * CPU architecture of the task; the image is built for the matching platform.
+   * @default ecs.CpuArchitecture.ARM64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * Retention of the recorder's log group.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** Video settings baked into the task definition; the recorder reads them from its environment. */
+const VIDEO_ENVIRONMENT = { VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30' };
+
+/**
+ * Paths left out of the image's build context (the repository root). Tests and benchmarks are not shipped;
+ * node_modules is installed inside the image for the target platform.
+ */
+const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.local', '.git', 'test', 'bench'];
+
+/**
+ * Valid Fargate memory sizes (MiB) per CPU size: `[min, max, step]`. Checked at synth time so a bad
+ * combination fails before deploy rather than at the first RunTask.
+ */
+const FARGATE_MEMORY_MIB: Record<number, readonly [number, number, number]> = {
+  256: [512, 2048, 512], // 512, 1024 or 2048 (1536 is rejected below)
+  512: [1024, 4096, 1024],
+  1024: [2048, 8192, 1024],
+  2048: [4096, 16384, 1024],
+  4096: [8192, 30720, 1024],
+  8192: [16384, 61440, 4096],
+  16384: [32768, 122880, 8192],
+};
+
+const ARCHITECTURE_PLATFORMS: Record<string, Platform> = {
+  ARM64: Platform.LINUX_ARM64,
+  X86_64: Platform.LINUX_AMD64,
+};
+
+/**
+ * The recorder: an ECS cluster and the Fargate task definition the workflow launches once per recording,
+ * with the image built from recorder-image/Dockerfile. The task has no inbound network access at all; it only
+ * calls out (meeting page, S3, DynamoDB, Step Functions).
+ *
+ * The task role may write media only under `recordings/` and read/update recording items. Permission to
+ * answer the workflow's task token is granted by whoever owns the state machine (it is created after this).
+ */
+export class Recorder extends Construct {
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  public readonly container: ecs.ContainerDefinition;
+  public readonly securityGroup: ec2.SecurityGroup;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: RecorderProps) {
+    super(scope, id);
+    const cpu = props.cpu ?? 1024;
+    const memoryMiB = props.memoryMiB ?? 2048;
+    const cpuArchitecture = props.cpuArchitecture ?? ecs.CpuArchitecture.ARM64;
+    validateFargateSize(cpu, memoryMiB);
+    const platform = ARCHITECTURE_PLATFORMS[cpuArchitecture._cpuArchitecture];
+    if (!platform) {
+      throw new Error(`cpuArchitecture must be ARM64 or X86_64, got ${cpuArchitecture._cpuArchitecture}`);
+    }
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc });
+
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: props.vpc,
+      description: 'Recorder tasks: no inbound access, outbound to meetings and AWS APIs',
+      allowAllOutbound: true,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu,
+      memoryLimitMiB: memoryMiB,
+      runtimePlatform: { operatingSystemFamily: ecs.OperatingSystemFamily.LINUX, cpuArchitecture },
+    });
+
+    this.container = this.taskDefinition.addContainer(RECORDER_CONTAINER_NAME, {
+      containerName: RECORDER_CONTAINER_NAME,
+      image: ecs.ContainerImage.fromAsset(PROJECT_ROOT, {
+        file: 'recorder-image/Dockerfile',
+        platform,
+        exclude: IMAGE_CONTEXT_EXCLUDES,
+      }),
+      essential: true,
+      // The recorder finalizes the upload on SIGTERM (ECS StopTask); give it time before SIGKILL. 120 s is Fargate's maximum.
+      stopTimeout: Duration.seconds(120),
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'recorder', logGroup: this.logGroup }),
+      environment: {
+        [ENV.tableName]: props.table.tableName,
+        [ENV.bucketName]: props.bucket.bucketName,
+        ...VIDEO_ENVIRONMENT,
+      },
+    });
+
+    const taskRole = this.taskDefinition.taskRole;
+    iam.Grant.addToPrincipal({
+      grantee: taskRole,
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
+      resourceArns: [props.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
+    });
+    props.table.grant(taskRole, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+  }
+}
+
+function validateFargateSize(cpu: number, memoryMiB: number): void {
+  if (Token.isUnresolved(cpu) || Token.isUnresolved(memoryMiB)) return;
+  const sizes = FARGATE_MEMORY_MIB[cpu];
+  if (!sizes) {
+    throw new Error(`recorderCpu must be one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}, got ${cpu}`);
+  }
+  const [min, max, step] = sizes;
+  const valid =
+    Number.isInteger(memoryMiB) && memoryMiB >= min && memoryMiB <= max && memoryMiB % step === 0 && memoryMiB !== 1536;
+  if (!valid) {
+    throw new Error(`recorderMemoryMiB for ${cpu} CPU units must be in [${min}, ${max}] in steps of ${step}, got ${memoryMiB}`);
+  }
+}

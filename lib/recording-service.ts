@@ -1,0 +1,140 @@
+import type { RemovalPolicy } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { RecordingApi } from './api.ts';
+import { Network } from './network.ts';
+import { Recorder } from './recorder.ts';
+import { Storage } from './storage.ts';
+import { Workflow } from './workflow.ts';
+
+export interface RecordingServiceProps {
+  /**
+   * Days recordings stay in the bucket before they expire.
+   * @default 7
+   */
+  readonly retentionDays?: number;
+  /**
+   * CPU units of one recorder task (a Fargate size).
+   * @default 1024
+   */
+  readonly recorderCpu?: number;
+  /**
+   * Memory of one recorder task in MiB (must fit `recorderCpu`).
+   * @default 2048
+   */
+  readonly recorderMemoryMiB?: number;
+  /**
+   * CPU architecture of the recorder task; the image is built for the matching platform.
+   * @default ecs.CpuArchitecture.ARM64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * VPC to run the recorder in.
+   * @default - a new VPC with public subnets only, no NAT gateway, and gateway endpoints for S3 and DynamoDB
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of `vpc` the recorder tasks run in; tasks get a public IP when these are public subnets.
+   * @default - the VPC's public subnets
+   */
+  readonly recorderSubnets?: ec2.SubnetSelection;
+  /**
+   * Retention of every log group the service creates (functions, recorder, workflow, API access logs).
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Removal policy of the table and the bucket (the data). With DESTROY the bucket is emptied on delete.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Throttling of the API's default stage.
+   * @default { burstLimit: 50, rateLimit: 20 }
+   */
+  readonly apiThrottle?: apigwv2.ThrottleSettings;
+}
+
+/**
+ * A self-hosted meeting recording service: an HTTP API that starts one Step Functions execution per
+ * recording, which runs a Chromium + ffmpeg recorder on Fargate that uploads to S3 and reports back.
+ *
+ * Embed it in any stack; every created resource is exposed so you can extend it (alarms, more grants,
+ * custom domains).
+ */
+export class RecordingService extends Construct {
+  /** The HTTP API. Every route needs SigV4-signed requests (IAM authorization). */
+  public readonly api: apigwv2.HttpApi;
+  /** Base URL of the API. */
+  public readonly apiUrl: string;
+  /** Recording items (`pk`/`sk`). */
+  public readonly table: dynamodb.Table;
+  /** Recording media, under `recordings/`. */
+  public readonly bucket: s3.Bucket;
+  /** One execution per recording. */
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly vpc: ec2.IVpc;
+  public readonly cluster: ecs.Cluster;
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The building blocks, for finer-grained access (functions, log groups, security group). */
+  public readonly storage: Storage;
+  public readonly network: Network;
+  public readonly recorder: Recorder;
+  public readonly workflow: Workflow;
+  public readonly recordingApi: RecordingApi;
+
+  constructor(scope: Construct, id: string, props: RecordingServiceProps = {}) {
+    super(scope, id);
+    // Each part validates its own props.
+
+    this.storage = new Storage(this, 'Storage', {
+      retentionDays: props.retentionDays,
+      removalPolicy: props.removalPolicy,
+    });
+    this.network = new Network(this, 'Network', { vpc: props.vpc, recorderSubnets: props.recorderSubnets });
+    this.recorder = new Recorder(this, 'Recorder', {
+      vpc: this.network.vpc,
+      table: this.storage.table,
+      bucket: this.storage.bucket,
+      cpu: props.recorderCpu,
+      memoryMiB: props.recorderMemoryMiB,
+      cpuArchitecture: props.cpuArchitecture,
+      logRetention: props.logRetention,
+    });
+    this.workflow = new Workflow(this, 'Workflow', {
+      table: this.storage.table,
+      cluster: this.recorder.cluster,
+      taskDefinition: this.recorder.taskDefinition,
+      subnets: this.network.recorderSubnets,
+      securityGroups: [this.recorder.securityGroup],
+      assignPublicIp: this.network.assignPublicIp,
+      logRetention: props.logRetention,
+    });
+    this.recordingApi = new RecordingApi(this, 'Api', {
+      table: this.storage.table,
+      bucket: this.storage.bucket,
+      stateMachine: this.workflow.stateMachine,
+      throttle: props.apiThrottle,
+      logRetention: props.logRetention,
+    });
+
+    // The recorder answers the workflow's task token (success, failure, heartbeat). Granted here because the
+    // state machine is built after the task definition it launches.
+    this.workflow.stateMachine.grantTaskResponse(this.recorder.taskDefinition.taskRole);
+
+    this.api = this.recordingApi.httpApi;
+    this.apiUrl = this.recordingApi.url;
+    this.table = this.storage.table;
+    this.bucket = this.storage.bucket;
+    this.stateMachine = this.workflow.stateMachine;
+    this.vpc = this.network.vpc;
+    this.cluster = this.recorder.cluster;
+    this.taskDefinition = this.recorder.taskDefinition;
+  }
+}

@@ -1,0 +1,62 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export interface StorageProps {
+  /**
+   * Days a recording's media stays in the bucket before S3 expires it.
+   * @default 7
+   */
+  readonly retentionDays?: number;
+  /**
+   * What happens to the table and the bucket when they leave the stack. With `DESTROY` the bucket is
+   * emptied first (autoDeleteObjects), because CloudFormation cannot delete a non-empty bucket.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Where recordings live: the DynamoDB table holding the recording items (single-table, `pk`/`sk`) and the
+ * S3 bucket holding their media. Media expires after `retentionDays`; abandoned multipart uploads (a
+ * recorder that died mid-upload) are cleaned up after a day.
+ */
+export class Storage extends Construct {
+  public readonly table: dynamodb.Table;
+  public readonly bucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: StorageProps = {}) {
+    super(scope, id);
+    const retentionDays = props.retentionDays ?? 7;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1) {
+      throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+    }
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy,
+    });
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        {
+          id: 'ExpireRecordings',
+          expiration: Duration.days(retentionDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+  }
+}

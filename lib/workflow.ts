@@ -1,0 +1,107 @@
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { WORKFLOW_TASKS } from '../functions/routes.ts';
+import { recordingWorkflowDefinition } from '../workflow/recording-workflow.ts';
+import { HouseFunction } from './house-function.ts';
+
+export interface WorkflowProps {
+  /** The recordings table; the task functions record the outcome in it. */
+  readonly table: dynamodb.ITable;
+  /** Cluster the recorder runs in. */
+  readonly cluster: ecs.ICluster;
+  /** The recorder's task definition (its task and execution roles are passed to ECS). */
+  readonly taskDefinition: ecs.TaskDefinition;
+  /** Subnets recorder tasks are launched in. */
+  readonly subnets: ec2.SelectedSubnets;
+  /** Security groups of the recorder tasks. */
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+  /** Whether recorder tasks get a public IP (required in public subnets without NAT). */
+  readonly assignPublicIp: boolean;
+  /**
+   * Retention of the state machine's and the task functions' log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Execution history sent to CloudWatch Logs. ERROR keeps failures without logging every recording's input.
+   * @default sfn.LogLevel.ERROR
+   */
+  readonly logLevel?: sfn.LogLevel;
+}
+
+/**
+ * The per-recording workflow: a STANDARD state machine built from the one ASL document in
+ * workflow/recording-workflow.ts (local mode runs the same document), plus the two task functions that
+ * record the outcome. CDK tokens inside the document resolve at deploy time.
+ */
+export class Workflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly markUploadedFunction: HouseFunction;
+  public readonly markErroredFunction: HouseFunction;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: WorkflowProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.markUploadedFunction = new HouseFunction(this, 'MarkUploadedFunction', {
+      entry: `functions/tasks/${WORKFLOW_TASKS.markUploaded}.ts`,
+      description: 'Workflow task: marks a recording UPLOADED with its files',
+      logRetention,
+    });
+    this.markErroredFunction = new HouseFunction(this, 'MarkErroredFunction', {
+      entry: `functions/tasks/${WORKFLOW_TASKS.markErrored}.ts`,
+      description: 'Workflow task: marks a recording ERRORED with the failure',
+      logRetention,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN });
+
+    const definition = recordingWorkflowDefinition({
+      clusterArn: props.cluster.clusterArn,
+      taskDefinitionArn: props.taskDefinition.taskDefinitionArn,
+      subnetIds: props.subnets.subnetIds,
+      securityGroupIds: props.securityGroups.map((group) => group.securityGroupId),
+      assignPublicIp: props.assignPublicIp,
+      markUploadedFunctionArn: this.markUploadedFunction.functionArn,
+      markErroredFunctionArn: this.markErroredFunction.functionArn,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromString(Stack.of(this).toJsonString(definition)),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ERROR, includeExecutionData: false },
+    });
+
+    // What the RunTask (.waitForTaskToken) integration needs, per the Step Functions IAM docs for ECS: RunTask on
+    // this task definition, in this cluster only, and PassRole on its roles. The events:PutRule/PutTargets/DescribeRule
+    // permissions that CDK's EcsRunTask adds are only for `.sync` (Step Functions watches the task through an
+    // EventBridge rule); with a task token the recorder reports back itself, so they are left out.
+    const taskDefinition = props.taskDefinition;
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ecs:RunTask'],
+        resources: [taskDefinition.taskDefinitionArn],
+        conditions: { ArnEquals: { 'ecs:cluster': props.cluster.clusterArn } },
+      }),
+    );
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:PassRole'],
+        resources: [taskDefinition.taskRole.roleArn, taskDefinition.obtainExecutionRole().roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+      }),
+    );
+    this.markUploadedFunction.grantInvoke(this.stateMachine);
+    this.markErroredFunction.grantInvoke(this.stateMachine);
+
+    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+  }
+}

@@ -1,0 +1,59 @@
+/** A minimal client of the recording API, used by the demo, the tests and the bench. */
+import type { PublicRecording, RecordingStatus } from '#core/recording.ts';
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export class RecordingApiClient {
+  readonly baseUrl: string;
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    let parsed: any = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  }
+
+  create(meetingUrl: string, meetingId?: string) {
+    return this.request<PublicRecording>('POST', '/v1/recordings', { meetingUrl, ...(meetingId && { meetingId }) });
+  }
+  get(id: string) {
+    return this.request<PublicRecording>('GET', `/v1/recordings/${id}`);
+  }
+  stop(id: string) {
+    return this.request<PublicRecording>('POST', `/v1/recordings/${id}/stop`);
+  }
+  download(id: string) {
+    return this.request<{ recordingId: string; files: { key: string; url: string; expiresAt: string; sizeBytes: number }[] }>(
+      'GET',
+      `/v1/recordings/${id}/download`,
+    );
+  }
+
+  /** Polls until the recording reaches one of `statuses` (or a terminal status), or times out. */
+  async waitFor(id: string, statuses: RecordingStatus[], timeoutMs = 60_000, pollMs = 100): Promise<PublicRecording> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { body } = await this.get(id);
+      if (statuses.includes(body.status) || body.status === 'UPLOADED' || body.status === 'ERRORED') return body;
+      if (Date.now() > deadline) throw new Error(`Recording ${id} is still ${body.status} after ${timeoutMs} ms (waiting for ${statuses.join('/')})`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+}

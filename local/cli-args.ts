@@ -1,0 +1,21 @@
+/** Tiny flag parser for the local CLIs: --name value / --name=value, with clear errors. */
+export function parseFlags(argv: string[], known: Record<string, 'string' | 'number'>): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      out.help = 1;
+      continue;
+    }
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m || !(m[1] in known)) throw new Error(`Unknown option '${arg}'. Known options: ${Object.keys(known).map((k) => `--${k}`).join(', ')}`);
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new Error(`Option --${m[1]} needs a value.`);
+    if (known[m[1]] === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`Option --${m[1]} must be a non-negative number, got '${value}'.`);
+      out[m[1]] = n;
+    } else out[m[1]] = value;
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+/**
+ * The embedded AWS data plane: DynamoDB on dynalite and S3 on s3rver, both over real HTTP on 127.0.0.1,
+ * with their data under one folder so recordings survive a restart. CDK creates the table and bucket on
+ * AWS; here `ensureResources` creates the same ones.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import dynalite from 'dynalite';
+import S3rver from 's3rver';
+
+export interface Emulators {
+  dynamodbEndpoint: string;
+  s3Endpoint: string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+export async function startEmulators(opts: { dataDir: string; dynamodbPort?: number; s3Port?: number }): Promise<Emulators> {
+  const dynamoDir = join(opts.dataDir, 'dynamodb');
+  const s3Dir = join(opts.dataDir, 's3');
+  mkdirSync(dynamoDir, { recursive: true });
+  mkdirSync(s3Dir, { recursive: true });
+
+  const dynamo: Server = dynalite({ path: dynamoDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    dynamo.once('error', reject);
+    dynamo.listen(opts.dynamodbPort ?? 0, HOST, () => resolve());
+  });
+  const dynamoPort = (dynamo.address() as AddressInfo).port;
+
+  const s3 = new S3rver({ address: HOST, port: opts.s3Port ?? 0, directory: s3Dir, silent: true });
+  let s3Address: AddressInfo;
+  try {
+    s3Address = (await s3.run()) as AddressInfo;
+  } catch (err) {
+    dynamo.close();
+    throw err;
+  }
+
+  return {
+    dynamodbEndpoint: `http://${HOST}:${dynamoPort}`,
+    s3Endpoint: `http://${HOST}:${s3Address.port}`,
+    async stop() {
+      await Promise.all([
+        new Promise<void>((resolve) => s3.close(() => resolve())),
+        new Promise<void>((resolve) => dynamo.close(() => resolve())),
+      ]);
+    },
+  };
+}
+
+/** Dummy credentials: the emulators accept any signature, but the SDK insists on signing. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+export const LOCAL_REGION = 'us-east-1';
+
+export async function ensureResources(e: Emulators, tableName: string, bucketName: string): Promise<void> {
+  const ddb = new DynamoDBClient({ endpoint: e.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  try {
+    await ddb.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+  ddb.destroy();
+
+  const s3 = new S3Client({ endpoint: e.s3Endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
+  } catch (err) {
+    const name = (err as Error).name;
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
+  }
+  s3.destroy();
+}

@@ -1,0 +1,202 @@
+/**
+ * The whole service on one machine: AWS with stand-ins (see ARCHITECTURE.md, "Local mode").
+ *   API Gateway + Lambda  -> LocalHttpApi calling the same handlers
+ *   DynamoDB, S3          -> dynalite, s3rver over HTTP (data under dataDir)
+ *   Step Functions        -> LocalStepFunctions running the same ASL
+ *   ECS RunTask (Fargate) -> the recorder program as a local process, same environment contract
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from '#core/aws-clients.ts';
+import { ENV } from '#core/config.ts';
+import { RecordingRepository } from '#core/recording-repository.ts';
+import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
+import { failRecording } from '#core/workflow-outcome.ts';
+import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
+import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
+import { WORKFLOW_TASKS } from '../functions/routes.ts';
+import { DEMO_PAGE_HTML } from './demo-page.ts';
+import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
+import { LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
+import { localRecorderTasks, type LocalRecorderTasks } from './local-recorder-task.ts';
+import { LocalStepFunctions, type LocalTaskHandler } from './local-step-functions.ts';
+
+export interface LocalStackOptions {
+  /** Where DynamoDB and S3 keep their data, and recorder logs go. */
+  dataDir: string;
+  /** API port on 127.0.0.1 (0 picks a free one). @default 8080 */
+  port?: number;
+  /** Extra recorder container variables (VIDEO_WIDTH, X264_PRESET, ...). */
+  recorderEnv?: Record<string, string>;
+  /** Shortens the workflow's HeartbeatSeconds (for tests of lost recorders). */
+  heartbeatSecondsOverride?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface LocalStack {
+  /** Base URL of the HTTP API, e.g. http://127.0.0.1:8080 */
+  url: string;
+  /** The bundled demo meeting page. */
+  demoUrl: string;
+  emulators: Emulators;
+  stepFunctions: LocalStepFunctions;
+  recorders: LocalRecorderTasks;
+  repository: RecordingRepository;
+  tableName: string;
+  bucketName: string;
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+export const LOCAL_TABLE = 'meeting-recorder-local';
+export const LOCAL_BUCKET = 'meeting-recorder-local';
+const LOCAL_ACCOUNT = '000000000000';
+
+export class MissingPrerequisitesError extends Error {}
+
+export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
+  const log = opts.log ?? (() => undefined);
+  const missing = missingPrerequisites();
+  if (missing.length) throw new MissingPrerequisitesError(describeMissing(missing));
+
+  const emulators = await startEmulators({ dataDir: opts.dataDir });
+  await ensureResources(emulators, LOCAL_TABLE, LOCAL_BUCKET);
+
+  const sfnServer = await listen(createServer(), 0);
+  const sfnEndpoint = `http://${HOST}:${(sfnServer.address() as AddressInfo).port}`;
+  const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:meeting-recorder-local`;
+
+  // The environment contract, as CDK sets it on the functions and the task definition.
+  const awsEnv: Record<string, string> = {
+    [ENV.tableName]: LOCAL_TABLE,
+    [ENV.bucketName]: LOCAL_BUCKET,
+    [ENV.stateMachineArn]: stateMachineArn,
+    [ENV.dynamodbEndpoint]: emulators.dynamodbEndpoint,
+    [ENV.s3Endpoint]: emulators.s3Endpoint,
+    [ENV.sfnEndpoint]: sfnEndpoint,
+    [ENV.s3ForcePathStyle]: 'true',
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  };
+  Object.assign(process.env, awsEnv);
+
+  const recorders = localRecorderTasks({
+    containerEnv: { ...awsEnv, VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30', ...opts.recorderEnv },
+    logDir: join(opts.dataDir, 'logs'),
+  });
+
+  const lambda = async (name: string): Promise<LocalTaskHandler> => {
+    const { handler } = await import(`../functions/tasks/${name}.ts`);
+    // lambda:invoke's result shape; the definition discards it (ResultPath null).
+    return async (input: { Payload: unknown }) => ({ StatusCode: 200, Payload: await handler(input.Payload) });
+  };
+  const stepFunctions = new LocalStepFunctions({
+    definition: recordingWorkflowDefinition({
+      clusterArn: `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:cluster/local`,
+      taskDefinitionArn: `arn:aws:ecs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:task-definition/recorder:1`,
+      subnetIds: ['subnet-local'],
+      securityGroupIds: ['sg-local'],
+      assignPublicIp: true,
+      markUploadedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${WORKFLOW_TASKS.markUploaded}`,
+      markErroredFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${WORKFLOW_TASKS.markErrored}`,
+    }),
+    stateMachineArn,
+    tasks: {
+      [STATE.markUploaded]: await lambda(WORKFLOW_TASKS.markUploaded),
+      [STATE.markErrored]: await lambda(WORKFLOW_TASKS.markErrored),
+    },
+    callbacks: { [STATE.runRecorder]: recorders.launch },
+    heartbeatSecondsOverride: opts.heartbeatSecondsOverride,
+    log,
+  });
+  sfnServer.on('request', (req, res) => readBody(req, res, (body) => stepFunctions.handleHttp(req, res, body?.toString('utf8') ?? '')));
+
+  const repository = new RecordingRepository(createDocumentClient(), LOCAL_TABLE);
+  await endOrphanedRecordings(repository, log);
+
+  const api = new LocalHttpApi();
+  await api.load();
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/demo' || path === '/demo/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      return res.end(DEMO_PAGE_HTML);
+    }
+    if (path === '/' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ service: 'meeting-recorder (local mode)', api: '/v1/recordings', demo: '/demo' }));
+    }
+    readBody(req, res, (body, tooLarge) => api.handle(req, res, body, tooLarge));
+  });
+  await listen(server, opts.port ?? 8080);
+  const url = `http://${HOST}:${(server.address() as AddressInfo).port}`;
+  log('local stack ready', { url, dataDir: opts.dataDir });
+
+  return {
+    url,
+    demoUrl: `${url}/demo`,
+    emulators,
+    stepFunctions,
+    recorders,
+    repository,
+    tableName: LOCAL_TABLE,
+    bucketName: LOCAL_BUCKET,
+    async stop() {
+      // Like ECS StopTask: recorders get SIGTERM and finalize; their results still reach the workflow.
+      await recorders.stopAll();
+      await stepFunctions.settled(10_000);
+      stepFunctions.stopAll();
+      await Promise.all([close(server), close(sfnServer)]);
+      await emulators.stop();
+    },
+  };
+}
+
+/** Recordings that were live when local mode last stopped have no recorder any more: end them, never leave them stuck. */
+async function endOrphanedRecordings(repository: RecordingRepository, log: NonNullable<LocalStackOptions['log']>): Promise<void> {
+  const db = createDocumentClient();
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(new ScanCommand({ TableName: LOCAL_TABLE, ExclusiveStartKey: startKey }));
+    for (const item of (page.Items ?? []) as Recording[]) {
+      if (item.id && !TERMINAL_STATUSES.includes(item.status)) {
+        await failRecording(repository, item.id, { Error: 'States.HeartbeatTimeout', Cause: 'Local mode was restarted while this recording was live.' });
+        log('ended orphaned recording', { recordingId: item.id });
+      }
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+}
+
+function readBody(req: IncomingMessage, res: ServerResponse, then: (body: Buffer | undefined, tooLarge: boolean) => Promise<void>): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) tooLarge = true;
+    else chunks.push(chunk);
+  });
+  req.on('end', () => {
+    then(chunks.length ? Buffer.concat(chunks) : undefined, tooLarge).catch((err) => {
+      console.error(err);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, code: 'internal_error' }));
+    });
+  });
+}
+
+function listen(server: Server, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, HOST, () => resolve(server));
+  });
+}
+
+function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

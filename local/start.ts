@@ -1,0 +1,57 @@
+/** `npm start`: the whole service on 127.0.0.1, with persistent local data. */
+import { resolve } from 'node:path';
+import { parseFlags } from './cli-args.ts';
+import { MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
+
+const USAGE = `Usage: npm start -- [--port 8080] [--data-dir .local/data]`;
+
+async function main() {
+  let flags;
+  try {
+    flags = parseFlags(process.argv.slice(2), { port: 'number', 'data-dir': 'string' });
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (flags.help) return console.log(USAGE);
+  const dataDir = resolve(String(flags['data-dir'] ?? process.env.LOCAL_DATA_DIR ?? '.local/data'));
+  const port = Number(flags.port ?? process.env.PORT ?? 8080);
+  let stack;
+  try {
+    stack = await startLocalStack({ dataDir, port, log: (message, fields) => console.log(JSON.stringify({ message, ...fields })) });
+  } catch (err) {
+    if (err instanceof MissingPrerequisitesError) {
+      console.error(err.message);
+      process.exit(3);
+    }
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      console.error(`Port ${port} is already in use. Choose another with --port or PORT=...`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  console.log(`
+Meeting recorder (local mode) is running.
+  API:       ${stack.url}/v1/recordings
+  Demo page: ${stack.demoUrl}
+  Data:      ${dataDir}
+
+Record the demo meeting:
+  curl -s -X POST ${stack.url}/v1/recordings -H 'content-type: application/json' -d '{"meetingUrl":"${stack.demoUrl}"}'
+  curl -s -X POST ${stack.url}/v1/recordings/<id>/stop
+  curl -s ${stack.url}/v1/recordings/<id>/download
+
+Press Ctrl+C to stop (live recordings are finalized first).`);
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, async () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      console.log('Stopping: finalizing live recordings...');
+      await stack.stop();
+      process.exit(0);
+    });
+  }
+}
+
+await main();

@@ -1,0 +1,45 @@
+/**
+ * The recorder container's environment contract. The task definition sets the static part; the workflow's
+ * ContainerOverrides add RECORDING_ID and TASK_TOKEN. Local mode spawns the program with the same variables.
+ */
+import { tmpdir } from 'node:os';
+import { ENV, intEnv, requireEnv } from '#core/config.ts';
+
+export interface RecorderConfig {
+  recordingId: string;
+  /** Step Functions task token; absent when the recorder runs standalone (bench, manual runs). */
+  taskToken?: string;
+  tableName: string;
+  bucketName: string;
+  width: number;
+  height: number;
+  fps: number;
+  chromiumPath: string;
+  pageLoadTimeoutMs: number;
+  controlPollMs: number;
+  heartbeatIntervalMs: number;
+  /** Scratch space for the browser profile and sockets; removed at exit. */
+  workRoot: string;
+  /** x264 preset; veryfast keeps one 720p30 recording well under one core. */
+  x264Preset: string;
+  videoMaxBitrateKbps: number;
+}
+
+export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): RecorderConfig {
+  return {
+    recordingId: requireEnv('RECORDING_ID', env),
+    taskToken: env.TASK_TOKEN || undefined,
+    tableName: requireEnv(ENV.tableName, env),
+    bucketName: requireEnv(ENV.bucketName, env),
+    width: intEnv('VIDEO_WIDTH', 1280, env),
+    height: intEnv('VIDEO_HEIGHT', 720, env),
+    fps: intEnv('VIDEO_FPS', 30, env),
+    chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    pageLoadTimeoutMs: intEnv('PAGE_LOAD_TIMEOUT_MS', 20_000, env),
+    controlPollMs: intEnv('CONTROL_POLL_MS', 500, env),
+    heartbeatIntervalMs: intEnv('HEARTBEAT_INTERVAL_MS', 10_000, env),
+    workRoot: env.RECORDER_WORK_DIR || tmpdir(),
+    x264Preset: env.X264_PRESET || 'veryfast',
+    videoMaxBitrateKbps: intEnv('VIDEO_MAX_BITRATE_KBPS', 3000, env),
+  };
+}

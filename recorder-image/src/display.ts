@@ -1,0 +1,110 @@
+/**
+ * The virtual display (Xvfb) and audio server (PulseAudio with a null sink) one recording captures.
+ * Each recording gets its own display number and its own Pulse socket, so recordings on one host never mix.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RecorderError } from './recorder-error.ts';
+import { sleep, tail, terminate } from './child-process.ts';
+
+export interface AvEnvironment {
+  /** X display, e.g. ":3". */
+  display: string;
+  /** Value for PULSE_SERVER. */
+  pulseServer: string;
+  /** PulseAudio source that carries everything the page plays. */
+  audioSource: string;
+  stop(): Promise<void>;
+}
+
+const SINK = 'recorder';
+
+export async function startAvEnvironment(opts: { width: number; height: number; workDir: string; startTimeoutMs?: number }): Promise<AvEnvironment> {
+  const timeoutMs = opts.startTimeoutMs ?? 10_000;
+  const xvfb = await startXvfb(opts.width, opts.height, timeoutMs);
+  let pulse: ChildProcess | undefined;
+  try {
+    const socket = join(opts.workDir, 'pulse.sock');
+    pulse = await startPulse(socket, opts.workDir, timeoutMs);
+    const pulseProcess = pulse;
+    return {
+      display: xvfb.display,
+      pulseServer: `unix:${socket}`,
+      audioSource: `${SINK}.monitor`,
+      async stop() {
+        await Promise.all([terminate(pulseProcess), terminate(xvfb.process)]);
+      },
+    };
+  } catch (err) {
+    await terminate(xvfb.process);
+    if (pulse) await terminate(pulse);
+    throw err;
+  }
+}
+
+async function startXvfb(width: number, height: number, timeoutMs: number): Promise<{ display: string; process: ChildProcess }> {
+  // -displayfd: Xvfb picks a free display number and writes it to fd 3 once it accepts connections.
+  const child = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-noreset', '-nocursor'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+  });
+  const stderr = tail();
+  child.stderr?.on('data', (d) => stderr.push(d));
+  const fd3 = child.stdio[3] as NodeJS.ReadableStream;
+  const display = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new RecorderError('display_failed', `Xvfb did not start within ${timeoutMs} ms: ${stderr.text}`)), timeoutMs);
+    fd3.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /^(\d+)\n/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`:${match[1]}`);
+      }
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new RecorderError('display_failed', `Xvfb could not be started: ${err.message}`, { cause: err }));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new RecorderError('display_failed', `Xvfb exited with code ${code}: ${stderr.text}`));
+    });
+  });
+  return { display, process: child };
+}
+
+async function startPulse(socket: string, workDir: string, timeoutMs: number): Promise<ChildProcess> {
+  const child = spawn(
+    'pulseaudio',
+    [
+      '--daemonize=no',
+      '--exit-idle-time=-1',
+      '--disallow-exit',
+      '--use-pid-file=no',
+      '--log-target=stderr',
+      '-n',
+      `--load=module-native-protocol-unix socket=${socket} auth-anonymous=1`,
+      `--load=module-null-sink sink_name=${SINK} rate=48000 channels=2`,
+      '--load=module-always-sink',
+    ],
+    // PulseAudio keeps its state under HOME/XDG_RUNTIME_DIR; a private one avoids clashing with other recordings.
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: workDir, XDG_RUNTIME_DIR: workDir, XDG_CONFIG_HOME: workDir } },
+  );
+  const stderr = tail();
+  child.stderr?.on('data', (d) => stderr.push(d));
+  let failure: Error | undefined;
+  child.once('error', (err) => (failure = err));
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(socket)) {
+    if (failure || child.exitCode !== null) {
+      throw new RecorderError('display_failed', `PulseAudio could not be started: ${failure?.message ?? stderr.text}`);
+    }
+    if (Date.now() > deadline) {
+      await terminate(child);
+      throw new RecorderError('display_failed', `PulseAudio did not start within ${timeoutMs} ms: ${stderr.text}`);
+    }
+    await sleep(25);
+  }
+  return child;
+}

@@ -1,0 +1,40 @@
+/**
+ * Entry point of the recorder container (and of local mode's stand-in for the ECS task).
+ * Builds the real seams from the environment contract and runs one recording.
+ */
+import { createDocumentClient, createS3Client, createSfnClient } from '#core/aws-clients.ts';
+import { RecordingRepository } from '#core/recording-repository.ts';
+import { loadRecorderConfig } from './config.ts';
+import { PollingControlChannel } from './control-channel.ts';
+import { createLogger } from './log.ts';
+import { runRecorder } from './recorder.ts';
+import { WorkflowReporter } from './reporter.ts';
+import { S3MultipartSink } from './s3-sink.ts';
+
+const processStartMs = performance.timeOrigin;
+const config = loadRecorderConfig();
+const log = createLogger({ service: 'recorder', recordingId: config.recordingId });
+const repository = new RecordingRepository(createDocumentClient(), config.tableName);
+const s3 = createS3Client();
+
+// ECS StopTask sends SIGTERM and allows stopTimeout (120 s) before SIGKILL: finalize within it.
+let onTerminate!: () => void;
+const terminated = new Promise<void>((resolve) => (onTerminate = resolve));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    log.info('signal received; finalizing', { signal });
+    onTerminate();
+  });
+}
+
+const exitCode = await runRecorder({
+  config,
+  repository,
+  reporter: new WorkflowReporter({ repository, sfn: createSfnClient(), recordingId: config.recordingId, taskToken: config.taskToken, log }),
+  control: new PollingControlChannel(repository, config.recordingId, config.controlPollMs, log),
+  log,
+  createSink: (key, capture) => new S3MultipartSink(s3, config.bucketName, key, capture.output),
+  terminated,
+  processStartMs,
+});
+process.exit(exitCode);

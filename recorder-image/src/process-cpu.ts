@@ -1,0 +1,69 @@
+/**
+ * CPU time of the recorder and every process under it (Xvfb, PulseAudio, Chromium and its children,
+ * ffmpeg), read from /proc. Sampled periodically so that children which exit early still count.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+interface ProcStat {
+  pid: number;
+  ppid: number;
+  startTime: string;
+  cpuTicks: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses; fields resume after the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return { pid, ppid: Number(fields[1]), startTime: fields[19], cpuTicks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
+export function processTree(rootPid: number): ProcStat[] {
+  const all: ProcStat[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (stat) all.push(stat);
+  }
+  const children = new Map<number, ProcStat[]>();
+  for (const s of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), s]);
+  const root = all.find((s) => s.pid === rootPid);
+  const out: ProcStat[] = [];
+  const stack = root ? [root] : [];
+  while (stack.length) {
+    const s = stack.pop()!;
+    out.push(s);
+    stack.push(...(children.get(s.pid) ?? []));
+  }
+  return out;
+}
+
+/** Keeps the highest CPU time seen per process (pid + start time), so exited processes keep their share. */
+export class ProcessTreeCpu {
+  private readonly seen = new Map<string, number>();
+  private readonly rootPid: number;
+
+  constructor(rootPid: number = process.pid) {
+    this.rootPid = rootPid;
+  }
+
+  sample(): number {
+    for (const s of processTree(this.rootPid)) {
+      const key = `${s.pid}:${s.startTime}`;
+      this.seen.set(key, Math.max(this.seen.get(key) ?? 0, s.cpuTicks));
+    }
+    return this.totalSeconds();
+  }
+
+  totalSeconds(): number {
+    let ticks = 0;
+    for (const v of this.seen.values()) ticks += v;
+    return ticks / CLOCK_TICKS_PER_SECOND;
+  }
+}

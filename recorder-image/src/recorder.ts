@@ -1,0 +1,149 @@
+/**
+ * One recording, start to finish: display and audio, browser, encoder, upload, control and reporting.
+ * The seams (browser source, capture, sink, control channel, reporter) are built by main.ts; this file
+ * only sequences them and guarantees that the workflow always hears an outcome.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { recordingMediaKey } from '#core/recording-files.ts';
+import type { Recording, StopReason } from '#core/recording.ts';
+import type { RecordingRepository } from '#core/recording-repository.ts';
+import type { RecorderResult } from '../../workflow/recording-workflow.ts';
+import { ChromiumBrowserSource, type BrowserSource } from './browser-source.ts';
+import type { RecorderConfig } from './config.ts';
+import type { ControlChannel } from './control-channel.ts';
+import { startAvEnvironment, type AvEnvironment } from './display.ts';
+import { FfmpegCapture } from './ffmpeg-capture.ts';
+import type { Logger } from './log.ts';
+import { describeMissing, missingPrerequisites } from './preflight.ts';
+import { ProcessTreeCpu } from './process-cpu.ts';
+import { RecorderError } from './recorder-error.ts';
+import type { Reporter } from './reporter.ts';
+import type { MediaSink } from './s3-sink.ts';
+
+export interface RecorderDeps {
+  config: RecorderConfig;
+  repository: RecordingRepository;
+  reporter: Reporter;
+  control: ControlChannel;
+  log: Logger;
+  createSink(key: string, capture: FfmpegCapture): MediaSink;
+  /** Resolves on SIGTERM (ECS StopTask, Spot interruption). */
+  terminated: Promise<void>;
+  /** When the process started (ms since epoch), for the start-to-first-frame figure. */
+  processStartMs: number;
+}
+
+const FIRST_FRAME_TIMEOUT_MS = 15_000;
+
+type StopCause = { kind: 'stop'; reason: StopReason } | { kind: 'error'; error: RecorderError };
+
+/** Runs the recording; returns the process exit code. Never throws: failures are reported to the workflow. */
+export async function runRecorder(deps: RecorderDeps): Promise<number> {
+  const { config, log, reporter } = deps;
+  const workDir = mkdtempSync(join(config.workRoot, `recorder-${config.recordingId}-`));
+  const cpu = new ProcessTreeCpu();
+  const cpuTimer = setInterval(() => cpu.sample(), 2000);
+  let av: AvEnvironment | undefined;
+  let browser: BrowserSource | undefined;
+  let capture: FfmpegCapture | undefined;
+  let sink: MediaSink | undefined;
+  let lostWorkflow!: () => void;
+  const workflowLost = new Promise<void>((resolve) => (lostWorkflow = resolve));
+
+  try {
+    const missing = missingPrerequisites();
+    if (missing.length) throw new RecorderError('recorder_failed', describeMissing(missing));
+    const recording: Recording | undefined = await deps.repository.find(config.recordingId);
+    if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
+    reporter.startHeartbeats(config.heartbeatIntervalMs, lostWorkflow);
+
+    av = await startAvEnvironment({ width: config.width, height: config.height, workDir });
+    browser = new ChromiumBrowserSource({
+      executablePath: config.chromiumPath,
+      display: av.display,
+      pulseServer: av.pulseServer,
+      width: config.width,
+      height: config.height,
+      workDir,
+      loadTimeoutMs: config.pageLoadTimeoutMs,
+    });
+    const loadStarted = Date.now();
+    await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
+    log.info('meeting page loaded', { ms: Date.now() - loadStarted });
+
+    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps });
+    const key = recordingMediaKey(recording.tenantId, recording.id);
+    sink = deps.createSink(key, capture);
+    await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
+    const firstFrameMs = Date.now();
+    const cpuAtFirstFrame = cpu.sample();
+    const startedAt = new Date(firstFrameMs).toISOString();
+    await reporter.recording(startedAt);
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, key });
+
+    const activeCapture = capture;
+    const cause: StopCause = await Promise.race([
+      deps.control.stopRequested().then((): StopCause => ({ kind: 'stop', reason: 'api' })),
+      deps.terminated.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
+      workflowLost.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
+      activeCapture.failure().then((error): StopCause => ({ kind: 'error', error })),
+      browser.crashed.then((why): StopCause => ({ kind: 'error', error: new RecorderError('browser_failed', `The browser went away while recording: ${why}`) })),
+    ]);
+
+    const stopMs = Date.now();
+    const stoppedAt = new Date(stopMs).toISOString();
+    const recordedSeconds = (stopMs - firstFrameMs) / 1000;
+    const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
+    if (cause.kind === 'error') throw cause.error;
+    await reporter.uploading(stoppedAt, cause.reason);
+    await capture.stop();
+    const durationSeconds = Math.round(capture.last.outTimeSeconds * 1000) / 1000;
+    const uploaded = await sink.done();
+    const uploadedMs = Date.now();
+    const result: RecorderResult = {
+      files: [{ key: uploaded.key, sizeBytes: uploaded.sizeBytes, durationSeconds, format: 'mp4' }],
+      stopReason: cause.reason,
+      startedAt,
+      stoppedAt,
+      metrics: {
+        startupMs: firstFrameMs - deps.processStartMs,
+        stopToUploadedMs: uploadedMs - stopMs,
+        recordedSeconds,
+        cpuSecondsWhileRecording: round(cpuWhileRecording),
+        cpuCoresPerRecordedSecond: round(cpuWhileRecording / Math.max(recordedSeconds, 0.001)),
+        cpuSecondsTotal: round(cpu.sample()),
+        framesEncoded: capture.last.frame,
+        framesDuplicated: capture.last.dupFrames,
+        framesDropped: capture.last.dropFrames,
+      },
+    };
+    await reporter.succeeded(result);
+    return 0;
+  } catch (err) {
+    const error = err instanceof RecorderError ? err : new RecorderError('recorder_failed', (err as Error)?.message ?? String(err), { cause: err });
+    await capture?.stop(5000).catch(() => undefined);
+    await sink?.abort();
+    await reporter.failed(error).catch((e) => log.error('could not report the failure', { error: (e as Error).message }));
+    return 1;
+  } finally {
+    clearInterval(cpuTimer);
+    deps.control.close();
+    reporter.close();
+    await browser?.close();
+    await av?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** A SIGTERM before recording begins ends the attempt instead of waiting for a slow page. */
+async function raceTermination<T>(work: Promise<T>, terminated: Promise<void>): Promise<T> {
+  return Promise.race([
+    work,
+    terminated.then((): never => {
+      throw new RecorderError('recorder_failed', 'The recorder was stopped (SIGTERM) before recording began.');
+    }),
+  ]);
+}

@@ -1,0 +1,89 @@
+/**
+ * The reporter: status writes go through the shared domain repository (conditional transitions); the
+ * outcome and liveness go to the workflow through the task token. Without a token (standalone runs) only
+ * the status writes happen.
+ */
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { RecordingRepository } from '#core/recording-repository.ts';
+import type { StopReason } from '#core/recording.ts';
+import type { RecorderResult } from '../../workflow/recording-workflow.ts';
+import type { Logger } from './log.ts';
+import type { RecorderError } from './recorder-error.ts';
+
+export interface Reporter {
+  recording(startedAt: string): Promise<void>;
+  uploading(stoppedAt: string, stopReason: StopReason): Promise<void>;
+  succeeded(result: RecorderResult): Promise<void>;
+  failed(error: RecorderError): Promise<void>;
+  /** Starts heartbeats; `onLost` runs if the workflow no longer knows the task (timed out, stopped). */
+  startHeartbeats(intervalMs: number, onLost: () => void): void;
+  close(): void;
+}
+
+export class WorkflowReporter implements Reporter {
+  private timer?: NodeJS.Timeout;
+  private readonly repository: RecordingRepository;
+  private readonly sfn: SFNClient;
+  private readonly recordingId: string;
+  private readonly taskToken: string | undefined;
+  private readonly log: Logger;
+
+  constructor(deps: { repository: RecordingRepository; sfn: SFNClient; recordingId: string; taskToken?: string; log: Logger }) {
+    this.repository = deps.repository;
+    this.sfn = deps.sfn;
+    this.recordingId = deps.recordingId;
+    this.taskToken = deps.taskToken;
+    this.log = deps.log;
+  }
+
+  async recording(startedAt: string): Promise<void> {
+    await this.repository.transitionLatest(this.recordingId, 'RECORDING', { startedAt });
+    this.log.info('status RECORDING', { startedAt });
+  }
+
+  async uploading(stoppedAt: string, stopReason: StopReason): Promise<void> {
+    await this.repository.transitionLatest(this.recordingId, 'UPLOADING', (current) => ({
+      stoppedAt,
+      // An API stop already recorded its reason; a SIGTERM or other stop records its own.
+      stopReason: current.desiredState === 'STOPPED' ? (current.stopReason ?? 'api') : stopReason,
+    }));
+    this.log.info('status UPLOADING', { stopReason });
+  }
+
+  async succeeded(result: RecorderResult): Promise<void> {
+    if (this.taskToken) await this.sfn.send(new SendTaskSuccessCommand({ taskToken: this.taskToken, output: JSON.stringify(result) }));
+    this.log.info('recording succeeded', { files: result.files, metrics: result.metrics });
+  }
+
+  async failed(error: RecorderError): Promise<void> {
+    this.log.error('recording failed', { code: error.code, error: error.message });
+    if (this.taskToken) {
+      await this.sfn.send(
+        new SendTaskFailureCommand({ taskToken: this.taskToken, error: error.code, cause: JSON.stringify({ message: error.message }).slice(0, 32_000) }),
+      );
+    }
+  }
+
+  startHeartbeats(intervalMs: number, onLost: () => void): void {
+    if (!this.taskToken) return;
+    const token = this.taskToken;
+    const beat = async () => {
+      try {
+        await this.sfn.send(new SendTaskHeartbeatCommand({ taskToken: token }));
+      } catch (err) {
+        const name = (err as Error).name;
+        if (name === 'TaskTimedOut' || name === 'TaskDoesNotExist' || name === 'InvalidToken') {
+          this.log.error('workflow no longer knows this task; stopping', { error: name });
+          return onLost();
+        }
+        this.log.warn('heartbeat failed', { error: (err as Error).message });
+      }
+      this.timer = setTimeout(beat, intervalMs);
+    };
+    this.timer = setTimeout(beat, intervalMs);
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+  }
+}

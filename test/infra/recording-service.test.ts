@@ -1,0 +1,353 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { ROUTES } from '../../functions/routes.ts';
+import { RECORDER_CONTAINER_NAME, RECORDER_HEARTBEAT_SECONDS } from '../../workflow/recording-workflow.ts';
+import { MeetingRecorderStack } from '../../lib/meeting-recorder-stack.ts';
+import { RecordingService } from '../../lib/recording-service.ts';
+import type { RecordingServiceProps } from '../../lib/recording-service.ts';
+
+type Resource = { Type: string; Properties: Record<string, any> };
+
+/**
+ * A stack with the service. `bundle: false` skips esbuild (the `aws:cdk:bundling-stacks` context), for tests
+ * that only look at settings unrelated to the Lambda code.
+ */
+function synthService(props: RecordingServiceProps = {}, options: { bundle?: boolean } = {}) {
+  const app = new App(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {});
+  const stack = new Stack(app, 'TestStack');
+  const service = new RecordingService(stack, 'Service', props);
+  return { app, stack, service, template: Template.fromStack(stack) };
+}
+
+/** Logical id of the single resource of `type` (fails if there is not exactly one). */
+function onlyLogicalId(template: Template, type: string): string {
+  const ids = Object.keys(template.findResources(type));
+  expect(ids).toHaveLength(1);
+  return ids[0]!;
+}
+
+/** All statements of the IAM policies attached to the role with the given logical id. */
+function statementsOfRole(template: Template, roleLogicalId: string): Record<string, any>[] {
+  const policies = Object.values(template.findResources('AWS::IAM::Policy')) as Resource[];
+  return policies
+    .filter((policy) => (policy.Properties.Roles as unknown[]).some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleLogicalId })))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, any>[]);
+}
+
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+describe('RecordingService', () => {
+  let template: Template;
+  let assemblyDir: string;
+  let artifactId: string;
+
+  beforeAll(() => {
+    // Prepare: the deployable stack, with real bundling (slow, so synthesized once for all tests)
+    const app = new App();
+    const stack = new MeetingRecorderStack(app, 'MeetingRecorder');
+
+    // Act
+    template = Template.fromStack(stack);
+    assemblyDir = app.synth().directory;
+    artifactId = stack.artifactId;
+  });
+
+  it('serves exactly the routes in ROUTES, each behind IAM authorization', () => {
+    // Prepare
+    const expected = ROUTES.map((route) => `${route.method} ${route.path}`).sort();
+
+    // Act
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route')) as Resource[];
+
+    // Assess
+    expect(routes.map((route) => route.Properties.RouteKey).sort()).toEqual(expected);
+    for (const route of routes) expect(route.Properties.AuthorizationType).toBe('AWS_IAM');
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+  });
+
+  it('throttles the default stage', () => {
+    // Assess
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: Match.objectLike({ ThrottlingBurstLimit: 50, ThrottlingRateLimit: 20 }),
+    });
+  });
+
+  it('gives every API function the table, bucket and state machine, on Node 22 arm64 with tracing', () => {
+    // Prepare
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
+    const apiFunctions = functions.filter((fn) => fn.Properties.Environment?.Variables?.STATE_MACHINE_ARN);
+
+    // Assess
+    expect(apiFunctions).toHaveLength(ROUTES.length);
+    for (const fn of apiFunctions) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: 256,
+        Timeout: 10,
+        Handler: 'index.handler',
+      });
+      expect(Object.keys(fn.Properties.Environment.Variables)).toEqual(
+        expect.arrayContaining(['TABLE_NAME', 'BUCKET_NAME', 'STATE_MACHINE_ARN']),
+      );
+      expect(fn.Properties.LoggingConfig?.LogGroup).toBeDefined();
+    }
+  });
+
+  it('runs the recorder from the shared ASL with a task token and a heartbeat', () => {
+    // Prepare
+    const stateMachines = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as Resource[];
+
+    // Act
+    const definition = JSON.stringify(stateMachines[0]?.Properties.DefinitionString);
+
+    // Assess
+    expect(stateMachines).toHaveLength(1);
+    expect(stateMachines[0]!.Properties).toMatchObject({
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ERROR' },
+    });
+    expect(definition).toContain('arn:aws:states:::ecs:runTask.waitForTaskToken');
+    expect(definition).toContain(`\\"HeartbeatSeconds\\":${RECORDER_HEARTBEAT_SECONDS}`);
+    expect(definition).toContain(`\\"Name\\":\\"${RECORDER_CONTAINER_NAME}\\"`);
+  });
+
+  it('lets the state machine run only the recorder task and invoke only its task functions', () => {
+    // Prepare
+    const stateMachine = Object.values(template.findResources('AWS::StepFunctions::StateMachine'))[0] as Resource;
+    const roleId = stateMachine.Properties.RoleArn['Fn::GetAtt'][0] as string;
+    const taskDefinitionId = onlyLogicalId(template, 'AWS::ECS::TaskDefinition');
+
+    // Act
+    const statements = statementsOfRole(template, roleId);
+    const byAction = (action: string) => statements.filter((s) => asArray(s.Action).includes(action));
+
+    // Assess
+    expect(byAction('ecs:RunTask')).toEqual([
+      expect.objectContaining({ Resource: { Ref: taskDefinitionId }, Condition: { ArnEquals: { 'ecs:cluster': expect.anything() } } }),
+    ]);
+    expect(byAction('iam:PassRole')).toEqual([
+      expect.objectContaining({ Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } }),
+    ]);
+    expect(asArray(byAction('iam:PassRole')[0]!.Resource)).toHaveLength(2);
+    const invokeResources = byAction('lambda:InvokeFunction').flatMap((s) => asArray(s.Resource));
+    expect(invokeResources.length).toBeGreaterThan(0);
+    expect(JSON.stringify(invokeResources)).toMatch(/MarkUploadedFunction/);
+    expect(JSON.stringify(invokeResources)).toMatch(/MarkErroredFunction/);
+    expect(JSON.stringify(invokeResources)).not.toMatch(/CreateRecordingFunction/);
+  });
+
+  it('defines an arm64 Fargate task with a container named recorder built from the repo image asset', () => {
+    // Assess
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: '1024',
+      Memory: '2048',
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+      ContainerDefinitions: [
+        Match.objectLike({
+          Name: RECORDER_CONTAINER_NAME,
+          Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
+          StopTimeout: 120,
+          LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
+          Environment: Match.arrayWith([
+            Match.objectLike({ Name: 'TABLE_NAME' }),
+            Match.objectLike({ Name: 'BUCKET_NAME' }),
+            { Name: 'VIDEO_WIDTH', Value: '1280' },
+            { Name: 'VIDEO_HEIGHT', Value: '720' },
+            { Name: 'VIDEO_FPS', Value: '30' },
+          ]),
+        }),
+      ],
+    });
+  });
+
+  it('builds the recorder image from recorder-image/Dockerfile for linux/arm64', () => {
+    // Act
+    const manifest = JSON.parse(fs.readFileSync(path.join(assemblyDir, `${artifactId}.assets.json`), 'utf8'));
+    const images = Object.values(manifest.dockerImages ?? {}) as { source: Record<string, unknown> }[];
+
+    // Assess
+    expect(images).toHaveLength(1);
+    expect(images[0]!.source).toMatchObject({ dockerFile: 'recorder-image/Dockerfile', platform: 'linux/arm64' });
+  });
+
+  it('gives the recorder no inbound access', () => {
+    // Assess
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('Recorder'),
+      SecurityGroupIngress: Match.absent(),
+    });
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+
+  it('creates a VPC with public subnets only, no NAT, and S3 and DynamoDB gateway endpoints', () => {
+    // Assess
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    for (const service of ['s3', 'dynamodb']) {
+      template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: { 'Fn::Join': ['', Match.arrayWith([`.${service}`])] },
+      });
+    }
+    const subnets = Object.values(template.findResources('AWS::EC2::Subnet')) as Resource[];
+    for (const subnet of subnets) expect(subnet.Properties.MapPublicIpOnLaunch).toBe(true);
+  });
+
+  it('keys the table on pk/sk, on demand, with point-in-time recovery and AWS-managed encryption', () => {
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ]),
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: Match.objectLike({ SSEEnabled: true }),
+    });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  it('expires recordings after 7 days and aborts incomplete multipart uploads after 1 day', () => {
+    // Assess
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: [Match.objectLike({ Status: 'Enabled', ExpirationInDays: 7, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })],
+      },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    });
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+  });
+
+  it('denies non-TLS access to the bucket', () => {
+    // Assess
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('scopes the recorder task role S3 writes to the recordings/ prefix', () => {
+    // Prepare
+    const taskDefinition = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as Resource;
+    const taskRoleId = taskDefinition.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
+
+    // Act
+    const s3Statements = statementsOfRole(template, taskRoleId).filter((s) =>
+      asArray(s.Action).some((action: string) => action.startsWith('s3:')),
+    );
+
+    // Assess
+    expect(s3Statements).toHaveLength(1);
+    expect(asArray(s3Statements[0]!.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject']);
+    expect(s3Statements[0]!.Resource).toEqual({
+      'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/Bucket/), 'Arn'] }, '/recordings/*']],
+    });
+  });
+
+  it('lets the recorder answer its task token and touch only recording items', () => {
+    // Prepare
+    const taskDefinition = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as Resource;
+    const taskRoleId = taskDefinition.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
+
+    // Act
+    const actions = statementsOfRole(template, taskRoleId).flatMap((s) => asArray(s.Action)).sort();
+
+    // Assess
+    expect(actions).toEqual(
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        's3:AbortMultipartUpload',
+        's3:ListMultipartUploadParts',
+        's3:PutObject',
+        'states:SendTaskFailure',
+        'states:SendTaskHeartbeat',
+        'states:SendTaskSuccess',
+      ].sort(),
+    );
+  });
+
+  it('grants each API function only what its handler calls', () => {
+    // Prepare
+    const functions = template.findResources('AWS::Lambda::Function');
+    const actionsOf = (handlerName: string) => {
+      const [, fn] = Object.entries(functions).find(([id]) => id.includes(`${handlerName}Function`))!;
+      const roleId = (fn as Resource).Properties.Role['Fn::GetAtt'][0] as string;
+      return statementsOfRole(template, roleId)
+        .flatMap((s) => asArray(s.Action))
+        .filter((action: string) => !action.startsWith('xray:'))
+        .sort();
+    };
+
+    // Act + Assess
+    expect(actionsOf('CreateRecording')).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution']);
+    expect(actionsOf('GetRecording')).toEqual(['dynamodb:GetItem']);
+    expect(actionsOf('StopRecording')).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOf('GetRecordingDownload')).toEqual(['dynamodb:GetItem', 's3:GetObject']);
+  });
+
+  it('outputs the API URL, bucket name and table name', () => {
+    // Assess
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'BucketName', 'TableName']));
+  });
+});
+
+describe('RecordingService props', () => {
+  it('applies retentionDays to the bucket lifecycle', () => {
+    // Prepare + Act
+    const { template } = synthService({ retentionDays: 3 }, { bundle: false });
+
+    // Assess
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 3 })] },
+    });
+  });
+
+  it('rejects a recorder size Fargate does not offer', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'BadSize');
+
+    // Act
+    const create = () => new RecordingService(stack, 'Service', { recorderCpu: 1024, recorderMemoryMiB: 1024 });
+
+    // Assess
+    expect(create).toThrow(/recorderMemoryMiB/);
+  });
+
+  it('rejects a non-positive retentionDays', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'BadRetention');
+
+    // Act
+    const create = () => new RecordingService(stack, 'Service', { retentionDays: 0 });
+
+    // Assess
+    expect(create).toThrow(/retentionDays/);
+  });
+});
