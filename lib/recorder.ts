@@ -48,7 +48,9 @@ const VIDEO_ENVIRONMENT = { VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS:
  * Paths left out of the image's build context (the repository root). Tests and benchmarks are not shipped;
  * node_modules is installed inside the image for the target platform.
  */
-const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.local', '.git', 'test', 'bench'];
+// The Dockerfile copies only package*.json, functions/, workflow/, recorder-image/ and scripts/; the rest stays out of the
+// context so that changes to it do not change the image hash.
+const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.local', '.git', '.ci', 'test', 'bench', 'lib', 'bin', 'local', 'dist', '*.md'];
 
 /**
  * Valid Fargate memory sizes (MiB) per CPU size: `[min, max, step]`. Checked at synth time so a bad

@@ -1,6 +1,18 @@
 /** A minimal client of the recording API, used by the demo, the tests and the bench. */
 import type { PublicRecording, RecordingStatus } from '#core/recording.ts';
 
+/** An RFC 9457 problem as the API sends it (on any non-2xx answer). */
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  [extension: string]: unknown;
+}
+// `status` stays the recording's; an error answer's HTTP status is on the response.
+type OrProblem<T> = T & Partial<Omit<ProblemBody, 'status'>>;
+
 export interface ApiResponse<T = any> {
   status: number;
   headers: Headers;
@@ -31,16 +43,16 @@ export class RecordingApiClient {
   }
 
   create(meetingUrl: string, meetingId?: string) {
-    return this.request<PublicRecording>('POST', '/v1/recordings', { meetingUrl, ...(meetingId && { meetingId }) });
+    return this.request<OrProblem<PublicRecording>>('POST', '/v1/recordings', { meetingUrl, ...(meetingId && { meetingId }) });
   }
   get(id: string) {
-    return this.request<PublicRecording>('GET', `/v1/recordings/${id}`);
+    return this.request<OrProblem<PublicRecording>>('GET', `/v1/recordings/${id}`);
   }
   stop(id: string) {
-    return this.request<PublicRecording>('POST', `/v1/recordings/${id}/stop`);
+    return this.request<OrProblem<PublicRecording>>('POST', `/v1/recordings/${id}/stop`);
   }
   download(id: string) {
-    return this.request<{ recordingId: string; files: { key: string; url: string; expiresAt: string; sizeBytes: number }[] }>(
+    return this.request<OrProblem<{ recordingId: string; files: { key: string; url: string; expiresAt: string; sizeBytes: number }[] }>>(
       'GET',
       `/v1/recordings/${id}/download`,
     );

@@ -52,19 +52,19 @@ export class RouteNotFoundError extends AppError {
 
 export class RecordingNotActiveError extends AppError {
   constructor(id: string, status: string) {
-    super(409, 'recording_not_active', `Recording '${id}' is ${status}; only a RECORDING recording can be stopped.`, { status });
+    super(409, 'recording_not_active', `Recording '${id}' is ${status}; only a RECORDING recording can be stopped.`, { recordingStatus: status });
   }
 }
 
 export class StopInProgressError extends AppError {
   constructor(id: string, status: string) {
-    super(409, 'stop_in_progress', `Recording '${id}' is already stopping.`, { status });
+    super(409, 'stop_in_progress', `Recording '${id}' is already stopping.`, { recordingStatus: status });
   }
 }
 
 export class NoFilesYetError extends AppError {
   constructor(id: string, status: string) {
-    super(409, 'recording_not_uploaded', `Recording '${id}' is ${status}; its files can be downloaded once it is UPLOADED.`, { status });
+    super(409, 'recording_not_uploaded', `Recording '${id}' is ${status}; its files can be downloaded once it is UPLOADED.`, { recordingStatus: status });
   }
 }
 

@@ -28,7 +28,8 @@ export function problem(
   return {
     statusCode: status,
     headers: { 'content-type': PROBLEM_CONTENT_TYPE },
-    body: JSON.stringify({ type: `urn:meeting-recorder:problem:${code}`, title, status, detail, code, instance, ...extensions }),
+    // Extensions first: they can never overwrite the RFC 9457 members.
+    body: JSON.stringify({ ...extensions, type: `urn:meeting-recorder:problem:${code}`, title, status, detail, code, instance }),
   };
 }
 

@@ -7,22 +7,29 @@
 import type { RecordingRepository } from '#core/recording-repository.ts';
 import type { Logger } from './log.ts';
 
+export interface StopRequest {
+  /** When the client asked (the API's clock); the file should end there, not when the poll saw it. */
+  requestedAt?: string;
+}
+
 export interface ControlChannel {
   /** Resolves when a stop has been requested. */
-  stopRequested(): Promise<void>;
+  stopRequested(): Promise<StopRequest>;
   close(): void;
 }
 
 export class PollingControlChannel implements ControlChannel {
   private timer?: NodeJS.Timeout;
-  private readonly requested: Promise<void>;
+  private readonly requested: Promise<StopRequest>;
 
   constructor(repository: RecordingRepository, recordingId: string, intervalMs: number, log: Logger) {
     this.requested = new Promise((resolve) => {
       const poll = async () => {
         try {
           const recording = await repository.find(recordingId);
-          if (!recording || recording.desiredState === 'STOPPED' || recording.status === 'ERRORED') return resolve();
+          if (!recording || recording.desiredState === 'STOPPED' || recording.status === 'ERRORED') {
+            return resolve({ requestedAt: recording?.stopRequestedAt });
+          }
         } catch (err) {
           log.warn('control poll failed', { error: (err as Error).message });
         }
@@ -32,7 +39,7 @@ export class PollingControlChannel implements ControlChannel {
     });
   }
 
-  stopRequested(): Promise<void> {
+  stopRequested(): Promise<StopRequest> {
     return this.requested;
   }
 

@@ -30,14 +30,16 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
   const gop = o.fps * 2;
   return [
     '-hide_banner',
-    '-loglevel', 'warning',
+    // info: the input dump carries x11grab's wall-clock start time (see firstFrameAtMs).
+    '-loglevel', 'info',
     '-nostats',
     '-progress', 'pipe:3',
     '-stats_period', '0.25',
     '-thread_queue_size', '512',
     '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '512',
-    '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
+    // 20 ms audio fragments: PulseAudio's default (seconds) holds back muxing, delaying output and losing the tail at stop.
+    '-f', 'pulse', '-fragment_size', '3840', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     '-map', '0:v', '-map', '1:a',
     '-c:v', 'libx264', '-preset', o.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
     '-crf', '23', '-maxrate', `${o.videoMaxBitrateKbps}k`, '-bufsize', `${o.videoMaxBitrateKbps * 2}k`,
@@ -55,6 +57,13 @@ export class FfmpegCapture {
   private progressListeners: ((p: CaptureProgress) => void)[] = [];
   private stopping = false;
   last: CaptureProgress = { frame: 0, outTimeSeconds: 0, dropFrames: 0, dupFrames: 0 };
+  /**
+   * Wall-clock time of the first captured frame (ms since epoch). x11grab stamps frames with the wall clock
+   * and ffmpeg prints the input's first timestamp ("start: <epoch seconds>"); progress reports arrive late
+   * (audio interleaving holds the pipeline back by up to a second), so they are only the fallback.
+   */
+  firstFrameAtMs?: number;
+  private inputStartMs?: number;
   readonly output: Readable;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -65,7 +74,15 @@ export class FfmpegCapture {
     });
     this.output = this.child.stdout!;
     this.exited = waitForExit(this.child);
-    this.child.stderr!.on('data', (d) => this.stderr.push(d));
+    let header = '';
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.stderr.push(d);
+      if (this.inputStartMs === undefined && header.length < 64_000) {
+        header += d.toString();
+        const m = /Input #0, x11grab[\s\S]*?start: (\d+\.\d+)/.exec(header);
+        if (m) this.inputStartMs = Math.round(Number(m[1]) * 1000);
+      }
+    });
     this.child.stdin!.on('error', () => undefined);
     let pending = '';
     let block: Record<string, string> = {};
@@ -86,6 +103,9 @@ export class FfmpegCapture {
             dupFrames: Number(block.dup_frames ?? 0),
           };
           block = {};
+          if (this.firstFrameAtMs === undefined && this.last.frame > 0) {
+            this.firstFrameAtMs = this.inputStartMs ?? Date.now() - Math.round(this.last.outTimeSeconds * 1000);
+          }
           for (const listener of this.progressListeners) listener(this.last);
         }
       }
@@ -125,6 +145,27 @@ export class FfmpegCapture {
           if (!this.stopping) resolve(new RecorderError('encoder_failed', `ffmpeg exited while recording (code ${code}, signal ${signal}): ${this.stderr.text}`));
         }),
     );
+  }
+
+  /**
+   * Waits until the encoder has written media up to `seconds` (or `timeoutMs` passes). The pipeline runs
+   * behind the wall clock, and 'q' drops what is still queued, so a stop first lets it catch up.
+   */
+  drainUntil(seconds: number, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.last.outTimeSeconds >= seconds || this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(resolve, timeoutMs);
+      this.onProgress((p) => {
+        if (p.outTimeSeconds >= seconds) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      this.exited.then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   /** Asks ffmpeg to finish the file ('q' on stdin) and waits; kills it if it does not finish in time. */

@@ -35,8 +35,10 @@ export interface RecorderDeps {
 }
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
+/** How long a stop waits for the encoder to catch up with the stop instant before finishing the file. */
+const DRAIN_TIMEOUT_MS = 3000;
 
-type StopCause = { kind: 'stop'; reason: StopReason } | { kind: 'error'; error: RecorderError };
+type StopCause = { kind: 'stop'; reason: StopReason; requestedAtMs?: number } | { kind: 'error'; error: RecorderError };
 
 /** Runs the recording; returns the process exit code. Never throws: failures are reported to the workflow. */
 export async function runRecorder(deps: RecorderDeps): Promise<number> {
@@ -76,7 +78,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
     await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
-    const firstFrameMs = Date.now();
+    const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
     const cpuAtFirstFrame = cpu.sample();
     const startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
@@ -84,19 +86,28 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
 
     const activeCapture = capture;
     const cause: StopCause = await Promise.race([
-      deps.control.stopRequested().then((): StopCause => ({ kind: 'stop', reason: 'api' })),
+      deps.control.stopRequested().then((req): StopCause => ({ kind: 'stop', reason: 'api', requestedAtMs: req.requestedAt ? Date.parse(req.requestedAt) : undefined })),
       deps.terminated.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
       workflowLost.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
       activeCapture.failure().then((error): StopCause => ({ kind: 'error', error })),
       browser.crashed.then((why): StopCause => ({ kind: 'error', error: new RecorderError('browser_failed', `The browser went away while recording: ${why}`) })),
     ]);
 
-    const stopMs = Date.now();
+    const observedMs = Date.now();
+    // The file ends where the client asked it to: at the stop request, not at the poll that saw it.
+    const stopMs = cause.kind === 'stop' && cause.requestedAtMs ? Math.min(observedMs, Math.max(firstFrameMs, cause.requestedAtMs)) : observedMs;
+    log.info('stop observed', {
+      cause: cause.kind === 'stop' ? cause.reason : cause.error.code,
+      observedAfterRequestMs: observedMs - stopMs,
+      encodedSeconds: capture.last.outTimeSeconds,
+      wallSeconds: (stopMs - firstFrameMs) / 1000,
+    });
     const stoppedAt = new Date(stopMs).toISOString();
     const recordedSeconds = (stopMs - firstFrameMs) / 1000;
     const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
     if (cause.kind === 'error') throw cause.error;
     await reporter.uploading(stoppedAt, cause.reason);
+    await capture.drainUntil(recordedSeconds, DRAIN_TIMEOUT_MS);
     await capture.stop();
     const durationSeconds = Math.round(capture.last.outTimeSeconds * 1000) / 1000;
     const uploaded = await sink.done();
@@ -108,7 +119,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       stoppedAt,
       metrics: {
         startupMs: firstFrameMs - deps.processStartMs,
-        stopToUploadedMs: uploadedMs - stopMs,
+        stopToUploadedMs: uploadedMs - observedMs,
         recordedSeconds,
         cpuSecondsWhileRecording: round(cpuWhileRecording),
         cpuCoresPerRecordedSecond: round(cpuWhileRecording / Math.max(recordedSeconds, 0.001)),

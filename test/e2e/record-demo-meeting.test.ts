@@ -1,0 +1,124 @@
+/**
+ * End to end on the local stack: the real API, DynamoDB/S3 emulators over HTTP, the deployed ASL on the
+ * local Step Functions runner, and the recorder process with Xvfb, PulseAudio, Chromium and ffmpeg.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
+import { meanVolumeDb, probe } from '../support/media.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+let t: TestStack;
+let s3: S3Client;
+beforeAll(async () => {
+  t = await startTestStack();
+  s3 = new S3Client({ endpoint: t.stack.emulators.s3Endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function objectKeys(prefix: string): Promise<string[]> {
+  const out = await s3.send(new ListObjectsV2Command({ Bucket: t.stack.bucketName, Prefix: prefix }));
+  return (out.Contents ?? []).map((o) => o.Key!);
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('recording the demo meeting end to end', () => {
+  it('records ~5 s into an H.264/AAC MP4 in S3, downloadable through a presigned URL', async () => {
+    // Prepare / Act: POST, wait for RECORDING, record about 5 s, stop.
+    const postedAt = Date.now();
+    const created = await t.api.create(t.stack.demoUrl, 'e2e-demo');
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: expect.stringMatching(/^rec_/), meetingId: 'e2e-demo', meetingUrl: t.stack.demoUrl, status: 'INVOKED', createdAt: expect.any(String) });
+    expect(created.headers.get('location')).toBe(`/v1/recordings/${created.body.id}`);
+    const id = created.body.id;
+
+    const live = await t.api.waitFor(id, ['RECORDING'], 30_000, 50);
+    expect(live.status).toBe('RECORDING');
+    const postToRecordingMs = Date.now() - postedAt;
+    await sleep(5000);
+    const stopAt = Date.now();
+    const stop = await t.api.stop(id);
+    expect(stop.status).toBe(202);
+    const second = await t.api.stop(id);
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe('stop_in_progress');
+
+    const seen = new Set<string>();
+    let done;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(50)) {
+      done = (await t.api.get(id)).body;
+      seen.add(done.status);
+      if (done.status === 'UPLOADED' || done.status === 'ERRORED') break;
+    }
+    const stopToUploadedMs = Date.now() - stopAt;
+
+    // Assess: the recording, its file, and the bytes in S3.
+    expect(done!.status, JSON.stringify(done!.error)).toBe('UPLOADED');
+    expect(done!.stopReason).toBe('api');
+    expect(done!.files).toHaveLength(1);
+    const file = done!.files![0];
+    expect(file).toMatchObject({ key: expect.stringContaining(id), format: 'mp4', sizeBytes: expect.any(Number), durationSeconds: expect.any(Number) });
+
+    const object = await s3.send(new GetObjectCommand({ Bucket: t.stack.bucketName, Key: file.key }));
+    const bytes = Buffer.from(await object.Body!.transformToByteArray());
+    expect(bytes.length).toBe(file.sizeBytes);
+    const path = join(mkdtempSync(join(tmpdir(), 'mr-e2e-')), 'recording.mp4');
+    writeFileSync(path, bytes);
+    const media = await probe(path);
+    expect(media.video).toMatchObject({ codec: 'h264', width: 1280, height: 720 });
+    expect(media.video!.fps).toBeGreaterThan(29);
+    expect(media.video!.fps).toBeLessThan(31);
+    expect(media.audio).toMatchObject({ codec: 'aac', sampleRate: 48000 });
+    expect(await meanVolumeDb(path)).toBeGreaterThan(-60); // the demo's tone and beeps, not silence
+
+    const recordedSeconds = (stopAt - Date.parse(done!.startedAt!)) / 1000;
+    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1);
+    expect(Math.abs(file.durationSeconds - media.durationSeconds)).toBeLessThan(0.5);
+
+    const links = await t.api.download(id);
+    expect(links.status).toBe(200);
+    expect(links.body.files[0]).toMatchObject({ key: file.key, url: expect.stringContaining('X-Amz-Signature='), expiresAt: expect.any(String) });
+    expect(new URL(links.body.files[0].url).searchParams.get('X-Amz-Expires')).toBe('3600');
+    const downloaded = Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer());
+    expect(downloaded.equals(bytes)).toBe(true);
+
+    console.log(JSON.stringify({ figure: 'e2e', postToRecordingMs, stopToUploadedMs, recordedSeconds, fileSeconds: media.durationSeconds }));
+  });
+
+  it.each([
+    ['connection refused', async () => `http://127.0.0.1:${await closedPort()}/meeting`, 'page_connection_refused'],
+    ['HTTP 404', async () => `${t.stack.url}/no-such-meeting`, 'page_http_error'],
+  ])('a meeting URL that cannot load (%s) ends ERRORED with a code within 30 s, and records nothing', async (_label, url, code) => {
+    const created = await t.api.create(await url());
+    expect(created.status).toBe(201);
+    const startedAt = Date.now();
+    const seen = new Set<string>();
+    let r;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(100)) {
+      r = (await t.api.get(created.body.id)).body;
+      seen.add(r.status);
+      if (r.status === 'ERRORED' || r.status === 'UPLOADED') break;
+    }
+    expect(r!.status).toBe('ERRORED');
+    expect(Date.now() - startedAt).toBeLessThan(30_000);
+    expect(r!.error).toMatchObject({ code, message: expect.any(String) });
+    expect(seen.has('RECORDING')).toBe(false);
+    expect(await objectKeys(`recordings/default/${created.body.id}/`)).toEqual([]);
+  });
+});
