@@ -35,12 +35,19 @@ export function localRecorderTasks(opts: { containerEnv: Record<string, string>;
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', RECORDER_ENTRY], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TMPDIR: process.env.TMPDIR ?? '/tmp', ...opts.containerEnv, ...overrideEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: when the recorder dies, the group goes with it, as a Fargate task's processes do.
+      detached: true,
     });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     running.set(recordingId, child);
     child.once('exit', (code, signal) => {
       running.delete(recordingId);
+      try {
+        process.kill(-child.pid!, 'SIGKILL'); // whatever it left behind (Chromium, ffmpeg, Xvfb, PulseAudio)
+      } catch {
+        // the group is already gone
+      }
       log.end(`${JSON.stringify({ timestamp: new Date().toISOString(), level: 'INFO', message: 'recorder process exited', code, signal })}\n`);
     });
     await new Promise<void>((resolve, reject) => {

@@ -12,7 +12,14 @@ import { WorkflowReporter } from './reporter.ts';
 import { S3MultipartSink } from './s3-sink.ts';
 
 const processStartMs = performance.timeOrigin;
-const config = loadRecorderConfig();
+let config;
+try {
+  config = loadRecorderConfig();
+} catch (err) {
+  // Without its configuration the recorder cannot even report to the workflow; say why and stop.
+  console.error(`recorder: ${(err as Error).message}. See recorder-image/src/config.ts for the environment contract.`);
+  process.exit(2);
+}
 const log = createLogger({ service: 'recorder', recordingId: config.recordingId });
 const repository = new RecordingRepository(createDocumentClient(), config.tableName);
 const s3 = createS3Client();
