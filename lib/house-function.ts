@@ -84,6 +84,9 @@ export class HouseFunction extends NodejsFunction {
         mainFields: ['module', 'main'],
         banner: ESM_REQUIRE_BANNER,
         logLevel: LogLevel.WARNING,
+        // Bundle the AWS SDK instead of using the runtime's copy: the version we test is the version that
+        // runs, and tree-shaking keeps only the clients a function imports.
+        externalModules: [],
         ...bundling,
       },
     });

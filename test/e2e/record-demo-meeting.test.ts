@@ -3,13 +3,13 @@
  * local Step Functions runner, and the recorder process with Xvfb, PulseAudio, Chromium and ffmpeg.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
 import { meanVolumeDb, probe } from '../support/media.ts';
+import { closedPort } from '../support/net.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let t: TestStack;
@@ -29,14 +29,6 @@ async function objectKeys(prefix: string): Promise<string[]> {
   return (out.Contents ?? []).map((o) => o.Key!);
 }
 
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('recording the demo meeting end to end', () => {
   it('records ~5 s into an H.264/AAC MP4 in S3, downloadable through a presigned URL', async () => {
