@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // e2e tests start Chromium and ffmpeg; on a 2-core machine they must not run side by side.
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
   },
 });
