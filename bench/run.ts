@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { RecordingApiClient } from '../local/api-client.ts';
-import { parseFlags } from '../local/cli-args.ts';
+import { parseFlagsOrExit } from '../local/cli-args.ts';
 import { startLocalStack } from '../local/local-stack.ts';
 
 const USAGE = 'Usage: npm run bench -- [--seconds 30] [--runs 2] [--out bench/results/latest.json]';
@@ -28,14 +28,7 @@ interface RunFigures {
 }
 
 async function main() {
-  let flags;
-  try {
-    flags = parseFlags(process.argv.slice(2), { seconds: 'number', runs: 'number', out: 'string' });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlagsOrExit(process.argv.slice(2), { seconds: 'number', runs: 'number', out: 'string' }, USAGE);
   const seconds = Number(flags.seconds ?? 30);
   const runs = Math.max(1, Math.floor(Number(flags.runs ?? 2)));
   const out = resolve(String(flags.out ?? 'bench/results/latest.json'));

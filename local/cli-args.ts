@@ -19,3 +19,19 @@ export function parseFlags(argv: string[], known: Record<string, 'string' | 'num
   }
   return out;
 }
+
+/** parseFlags for a CLI's main: a bad option prints the error and the usage and exits 2; --help prints the usage and exits 0. */
+export function parseFlagsOrExit(argv: string[], known: Record<string, 'string' | 'number'>, usage: string): Record<string, string | number> {
+  let flags;
+  try {
+    flags = parseFlags(argv, known);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  if (flags.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return flags;
+}

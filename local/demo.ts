@@ -5,20 +5,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { RecordingApiClient } from './api-client.ts';
-import { parseFlags } from './cli-args.ts';
+import { parseFlagsOrExit } from './cli-args.ts';
 import { MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
 
 const USAGE = 'Usage: npm run demo -- [--seconds 10] [--data-dir .local/data] [--port 0]';
 
 async function main() {
-  let flags;
-  try {
-    flags = parseFlags(process.argv.slice(2), { seconds: 'number', 'data-dir': 'string', port: 'number' });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlagsOrExit(process.argv.slice(2), { seconds: 'number', 'data-dir': 'string', port: 'number' }, USAGE);
   const seconds = Number(flags.seconds ?? 10);
   if (seconds < 1 || seconds > 3600) {
     console.error('--seconds must be between 1 and 3600.');

@@ -1,19 +1,12 @@
 /** `npm start`: the whole service on 127.0.0.1, with persistent local data. */
 import { resolve } from 'node:path';
-import { parseFlags } from './cli-args.ts';
+import { parseFlagsOrExit } from './cli-args.ts';
 import { MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
 
 const USAGE = `Usage: npm start -- [--port 8080] [--data-dir .local/data]`;
 
 async function main() {
-  let flags;
-  try {
-    flags = parseFlags(process.argv.slice(2), { port: 'number', 'data-dir': 'string' });
-  } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-  if (flags.help) return console.log(USAGE);
+  const flags = parseFlagsOrExit(process.argv.slice(2), { port: 'number', 'data-dir': 'string' }, USAGE);
   const dataDir = resolve(String(flags['data-dir'] ?? process.env.LOCAL_DATA_DIR ?? '.local/data'));
   const port = Number(flags.port ?? process.env.PORT ?? 8080);
   let stack;

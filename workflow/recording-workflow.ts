@@ -46,6 +46,17 @@ const LAMBDA_TRANSIENT_ERRORS = [
   'Lambda.TooManyRequestsException',
 ];
 
+/** A workflow-task Lambda invoked with the recording id plus `payload`; its result is discarded. */
+function lambdaTask(functionArn: string, payload: Record<string, string>) {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::lambda:invoke',
+    Parameters: { FunctionName: functionArn, Payload: { 'recordingId.$': '$.recordingId', ...payload } },
+    ResultPath: null,
+    Retry: [{ ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 1, MaxAttempts: 5, BackoffRate: 2 }],
+  };
+}
+
 export function recordingWorkflowDefinition(r: WorkflowResources) {
   return {
     Comment: 'One execution per recording: run the recorder on Fargate, then record the outcome.',
@@ -94,26 +105,12 @@ export function recordingWorkflowDefinition(r: WorkflowResources) {
         Next: STATE.markUploaded,
       },
       [STATE.markUploaded]: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: r.markUploadedFunctionArn,
-          Payload: { 'recordingId.$': '$.recordingId', 'result.$': '$.recorder' },
-        },
-        ResultPath: null,
-        Retry: [{ ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 1, MaxAttempts: 5, BackoffRate: 2 }],
+        ...lambdaTask(r.markUploadedFunctionArn, { 'result.$': '$.recorder' }),
         Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: STATE.markErrored }],
         End: true,
       },
       [STATE.markErrored]: {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::lambda:invoke',
-        Parameters: {
-          FunctionName: r.markErroredFunctionArn,
-          Payload: { 'recordingId.$': '$.recordingId', 'failure.$': '$.failure' },
-        },
-        ResultPath: null,
-        Retry: [{ ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 1, MaxAttempts: 5, BackoffRate: 2 }],
+        ...lambdaTask(r.markErroredFunctionArn, { 'failure.$': '$.failure' }),
         Next: STATE.failed,
       },
       [STATE.failed]: {
