@@ -92,7 +92,11 @@ async function main() {
     ['dropped frames (ffmpeg)', 'droppedFramesPct', '%', 1],
   ];
   const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(3));
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
   const summary = Object.fromEntries(rows.map(([, key]) => [key, { median: median(results.map((r) => r[key])), max: Math.max(...results.map((r) => r[key])) }]));
 
   const header = `| figure | unit | median | max | target |`;

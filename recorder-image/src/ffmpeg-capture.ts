@@ -38,8 +38,8 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
     '-thread_queue_size', '512',
     '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '512',
-    // 20 ms audio fragments: PulseAudio's default (seconds) holds back muxing, delaying output and losing the tail at stop.
-    '-f', 'pulse', '-fragment_size', '3840', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
+    // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
+    '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     '-map', '0:v', '-map', '1:a',
     '-c:v', 'libx264', '-preset', o.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
     '-crf', '23', '-maxrate', `${o.videoMaxBitrateKbps}k`, '-bufsize', `${o.videoMaxBitrateKbps * 2}k`,
@@ -55,6 +55,7 @@ export class FfmpegCapture {
   private readonly child: ChildProcess;
   private readonly stderr = tail();
   private progressListeners: ((p: CaptureProgress) => void)[] = [];
+  private startListeners: (() => void)[] = [];
   private stopping = false;
   last: CaptureProgress = { frame: 0, outTimeSeconds: 0, dropFrames: 0, dupFrames: 0 };
   /**
@@ -79,8 +80,13 @@ export class FfmpegCapture {
       this.stderr.push(d);
       if (this.inputStartMs === undefined && header.length < 64_000) {
         header += d.toString();
-        const m = /Input #0, x11grab[\s\S]*?start: (\d+\.\d+)/.exec(header);
-        if (m) this.inputStartMs = Math.round(Number(m[1]) * 1000);
+        const m = /Input #0, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
+        if (m) {
+          // The display gave its first frame and the output is open: capture has started.
+          this.inputStartMs = Math.round(Number(m[1]) * 1000);
+          this.firstFrameAtMs ??= this.inputStartMs;
+          for (const listener of this.startListeners) listener();
+        }
       }
     });
     this.child.stdin!.on('error', () => undefined);
@@ -120,16 +126,17 @@ export class FfmpegCapture {
     this.progressListeners.push(listener);
   }
 
-  /** Resolves at the first encoded frame. */
+  /** Resolves once capture has started (first frame grabbed and output open), or at the first encoded frame. */
   firstFrame(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new RecorderError('encoder_failed', `No frame captured within ${timeoutMs} ms: ${this.stderr.text}`)), timeoutMs);
-      this.onProgress((p) => {
-        if (p.frame > 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
+      const started = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (this.firstFrameAtMs !== undefined) return started();
+      this.startListeners.push(started);
+      this.onProgress((p) => p.frame > 0 && started());
       this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
         reject(new RecorderError('encoder_failed', `ffmpeg exited (code ${code}, signal ${signal}) before the first frame: ${this.stderr.text}`));
