@@ -41,10 +41,6 @@ export class LocalHttpApi {
     }
   }
 
-  matches(path: string): boolean {
-    return path.startsWith('/v1/');
-  }
-
   async handle(req: IncomingMessage, res: ServerResponse, rawBody: Buffer | undefined, tooLarge: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();

@@ -5,10 +5,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, RecordingNotFoundError } from './errors.ts';
+import { TABLE_KEYS } from './table-schema.ts';
 import { planTransition, type Recording, type RecordingStatus, type TransitionPatch } from './recording.ts';
 
-const SORT_KEY = 'RECORDING';
-const keyOf = (id: string) => ({ pk: `RECORDING#${id}`, sk: SORT_KEY });
+const keyOf = (id: string) => ({ [TABLE_KEYS.partitionKey]: `RECORDING#${id}`, [TABLE_KEYS.sortKey]: 'RECORDING' });
+
+function withoutKeys(item: Record<string, unknown>): Recording {
+  const { [TABLE_KEYS.partitionKey]: _pk, [TABLE_KEYS.sortKey]: _sk, ...recording } = item;
+  return recording as unknown as Recording;
+}
 
 export interface Clock {
   now(): string;
@@ -31,7 +36,7 @@ export class RecordingRepository {
       new PutCommand({
         TableName: this.tableName,
         Item: { ...keyOf(recording.id), ...recording },
-        ConditionExpression: 'attribute_not_exists(pk)',
+        ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
       }),
     );
   }
@@ -39,8 +44,7 @@ export class RecordingRepository {
   async find(id: string): Promise<Recording | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: keyOf(id), ConsistentRead: true }));
     if (!out.Item) return undefined;
-    const { pk: _pk, sk: _sk, ...recording } = out.Item;
-    return recording as Recording;
+    return withoutKeys(out.Item);
   }
 
   /** Finds a recording of the given tenant; another tenant's recording is reported as not found. */
@@ -117,8 +121,7 @@ export class RecordingRepository {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      const { pk: _pk, sk: _sk, ...recording } = out.Attributes ?? {};
-      return recording as Recording;
+      return withoutKeys(out.Attributes ?? {});
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) return undefined;
       throw err;
