@@ -64,7 +64,6 @@ export class FfmpegCapture {
    * (audio interleaving holds the pipeline back by up to a second), so they are only the fallback.
    */
   firstFrameAtMs?: number;
-  private inputStartMs?: number;
   readonly output: Readable;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
@@ -78,13 +77,12 @@ export class FfmpegCapture {
     let header = '';
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr.push(d);
-      if (this.inputStartMs === undefined && header.length < 64_000) {
+      if (this.firstFrameAtMs === undefined && header.length < 64_000) {
         header += d.toString();
         const m = /Input #0, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
         if (m) {
           // The display gave its first frame and the output is open: capture has started.
-          this.inputStartMs = Math.round(Number(m[1]) * 1000);
-          this.firstFrameAtMs ??= this.inputStartMs;
+          this.firstFrameAtMs = Math.round(Number(m[1]) * 1000);
           for (const listener of this.startListeners) listener();
         }
       }
@@ -110,7 +108,7 @@ export class FfmpegCapture {
           };
           block = {};
           if (this.firstFrameAtMs === undefined && this.last.frame > 0) {
-            this.firstFrameAtMs = this.inputStartMs ?? Date.now() - Math.round(this.last.outTimeSeconds * 1000);
+            this.firstFrameAtMs = Date.now() - Math.round(this.last.outTimeSeconds * 1000);
           }
           for (const listener of this.progressListeners) listener(this.last);
         }
