@@ -79,6 +79,8 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     sink = deps.createSink(key, capture);
     await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
     const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
+    // CPU per recorded second: CPU time over the wall time of the same window (capture started -> stop seen).
+    const cpuWindowStartMs = Date.now();
     const cpuAtFirstFrame = cpu.sample();
     const startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
@@ -105,6 +107,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const stoppedAt = new Date(stopMs).toISOString();
     const recordedSeconds = (stopMs - firstFrameMs) / 1000;
     const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
+    const cpuWindowSeconds = (observedMs - cpuWindowStartMs) / 1000;
     if (cause.kind === 'error') throw cause.error;
     await reporter.uploading(stoppedAt, cause.reason);
     await capture.drainUntil(recordedSeconds, DRAIN_TIMEOUT_MS);
@@ -122,7 +125,8 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
         stopToUploadedMs: uploadedMs - observedMs,
         recordedSeconds,
         cpuSecondsWhileRecording: round(cpuWhileRecording),
-        cpuCoresPerRecordedSecond: round(cpuWhileRecording / Math.max(recordedSeconds, 0.001)),
+        cpuWindowSeconds: round(cpuWindowSeconds),
+        cpuCoresPerRecordedSecond: round(cpuWhileRecording / Math.max(cpuWindowSeconds, 0.001)),
         cpuSecondsTotal: round(cpu.sample()),
         framesEncoded: capture.last.frame,
         framesDuplicated: capture.last.dupFrames,
