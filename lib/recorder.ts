@@ -135,13 +135,23 @@ export class Recorder extends Construct {
     });
 
     const taskRole = this.taskDefinition.taskRole;
-    iam.Grant.addToPrincipal({
-      grantee: taskRole,
-      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
-      resourceArns: [props.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)],
-    });
-    props.table.grant(taskRole, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // The multipart upload, its pending segments (written, then deleted once a part covers them), and the
+    // listing that finds leftover segments at the end. See functions/core/media-upload.ts.
+    grantRecordingMedia(taskRole, props.bucket, ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
+    // Status transitions are conditional PutItems; the upload manifest is an item beside the recording.
+    props.table.grant(taskRole, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
   }
+}
+
+/** Object actions on the recordings prefix, plus ListBucket limited to that prefix. */
+export function grantRecordingMedia(grantee: iam.IGrantable, bucket: s3.IBucket, actions: string[]): void {
+  iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
+  iam.Grant.addToPrincipal({
+    grantee,
+    actions: ['s3:ListBucket'],
+    resourceArns: [bucket.bucketArn],
+    conditions: { StringLike: { 's3:prefix': [`${RECORDINGS_PREFIX}*`] } },
+  });
 }
 
 function validateFargateSize(cpu: number, memoryMiB: number): void {

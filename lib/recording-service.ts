@@ -109,6 +109,7 @@ export class RecordingService extends Construct {
     });
     this.workflow = new Workflow(this, 'Workflow', {
       table: this.storage.table,
+      bucket: this.storage.bucket,
       cluster: this.recorder.cluster,
       taskDefinition: this.recorder.taskDefinition,
       subnets: this.network.recorderSubnets,

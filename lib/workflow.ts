@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -9,10 +10,13 @@ import { Construct } from 'constructs';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
 import { recordingWorkflowDefinition } from '../workflow/recording-workflow.ts';
 import { HouseFunction } from './house-function.ts';
+import { grantRecordingMedia } from './recorder.ts';
 
 export interface WorkflowProps {
   /** The recordings table; the task functions record the outcome in it. */
   readonly table: dynamodb.ITable;
+  /** The media bucket; MarkErrored finishes the upload of a recorder that died (salvage). */
+  readonly bucket: s3.IBucket;
   /** Cluster the recorder runs in. */
   readonly cluster: ecs.ICluster;
   /** The recorder's task definition (its task and execution roles are passed to ECS). */
@@ -101,7 +105,11 @@ export class Workflow extends Construct {
     this.markUploadedFunction.grantInvoke(this.stateMachine);
     this.markErroredFunction.grantInvoke(this.stateMachine);
 
-    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
-    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    // Transitions are conditional PutItems (see RecordingRepository.transition).
+    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // Salvage: read the pending segments, upload them as the last part, complete, delete the segments.
+    this.markErroredFunction.bindBucket(props.bucket);
+    grantRecordingMedia(this.markErroredFunction, props.bucket, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
   }
 }

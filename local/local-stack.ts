@@ -14,6 +14,7 @@ import { ENV } from '#core/config.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
+import { salvageDeps } from '#core/runtime.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
 import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
@@ -163,7 +164,7 @@ async function endOrphanedRecordings(repository: RecordingRepository, log: NonNu
     const page = await db.send(new ScanCommand({ TableName: LOCAL_TABLE, ExclusiveStartKey: startKey }));
     for (const item of (page.Items ?? []) as Recording[]) {
       if (item.id && !TERMINAL_STATUSES.includes(item.status)) {
-        await failRecording(repository, item.id, { Error: 'States.HeartbeatTimeout', Cause: 'Local mode was restarted while this recording was live.' });
+        await failRecording(repository, item.id, { Error: 'States.HeartbeatTimeout', Cause: 'Local mode was restarted while this recording was live.' }, salvageDeps());
         log('ended orphaned recording', { recordingId: item.id });
       }
     }

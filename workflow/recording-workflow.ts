@@ -3,6 +3,7 @@
  * (tokens), and local mode runs the very same document with aws-local-stepfunctions, overriding
  * only the Task states' resources with local stand-ins (see local/local-workflow.ts).
  */
+import type { RecordingFile, RecordingGap, StopReason } from '../functions/core/recording.ts';
 
 /** Names of the Task states; local mode overrides each of these by name. */
 export const STATE = {
@@ -124,9 +125,21 @@ export function recordingWorkflowDefinition(r: WorkflowResources) {
 
 /** What the recorder sends with SendTaskSuccess; the MarkUploaded task receives it as `result`. */
 export interface RecorderResult {
-  files: { key: string; sizeBytes: number; durationSeconds: number; format: 'mp4' }[];
-  stopReason: 'api' | 'task_stopped';
+  files: RecordingFile[];
+  stopReason: StopReason;
   startedAt: string;
   stoppedAt: string;
+  gaps?: RecordingGap[];
   metrics: Record<string, number>;
+}
+
+/**
+ * What the recorder sends as the `cause` (JSON) of SendTaskFailure: the message, and what it kept of the
+ * recording when it had started capturing.
+ */
+export interface RecorderFailureCause {
+  message: string;
+  files?: RecordingFile[];
+  gaps?: RecordingGap[];
+  startedAt?: string;
 }

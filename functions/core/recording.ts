@@ -17,6 +17,21 @@ export interface RecordingFile {
   sizeBytes: number;
   durationSeconds: number;
   format: 'mp4';
+  /**
+   * True when the file holds only what was captured before a failure (a recorder crash salvaged by the
+   * workflow, or a browser that could not be recovered); it still plays.
+   */
+  partial?: boolean;
+}
+
+/** A span in which the meeting page was not shown (the browser crashed or hung and was reloaded). */
+export interface RecordingGap {
+  startedAt: string;
+  endedAt: string;
+  /** Where the gap starts in the file, in seconds. */
+  offsetSeconds: number;
+  durationSeconds: number;
+  reason: string;
 }
 
 export interface RecordingError {
@@ -43,6 +58,7 @@ export interface Recording {
   uploadedAt?: string;
   stopReason?: StopReason;
   files?: RecordingFile[];
+  gaps?: RecordingGap[];
   error?: RecordingError;
   /** Recorder-side figures (CPU seconds, frames) reported with the result. */
   metrics?: Record<string, number>;
@@ -64,7 +80,7 @@ export function canTransition(from: RecordingStatus, to: RecordingStatus): boole
 
 /** Fields a transition may set besides the status. */
 export type TransitionPatch = Partial<
-  Pick<Recording, 'startedAt' | 'stoppedAt' | 'uploadedAt' | 'stopReason' | 'files' | 'error' | 'metrics' | 'desiredState'>
+  Pick<Recording, 'startedAt' | 'stoppedAt' | 'uploadedAt' | 'stopReason' | 'files' | 'gaps' | 'error' | 'metrics' | 'desiredState'>
 >;
 
 export interface PlannedTransition {
@@ -126,6 +142,7 @@ export function toPublicRecording(r: Recording) {
     ...(r.uploadedAt && { uploadedAt: r.uploadedAt }),
     ...(r.stopReason && { stopReason: r.stopReason }),
     ...(r.files && { files: r.files }),
+    ...(r.gaps?.length && { gaps: r.gaps }),
     ...(r.error && { error: r.error }),
   };
 }

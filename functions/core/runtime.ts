@@ -4,6 +4,7 @@
  */
 import { createDocumentClient, createS3Client, createSfnClient } from './aws-clients.ts';
 import { ENV, intEnv, requireEnv } from './config.ts';
+import { UploadManifestStore } from './media-upload.ts';
 import { RecordingRepository } from './recording-repository.ts';
 import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
 
@@ -14,6 +15,11 @@ function once<T>(build: () => T): () => T {
 
 export const recordingRepository = once(() => new RecordingRepository(createDocumentClient(), requireEnv(ENV.tableName)));
 export const workflowStarter = once(() => new StepFunctionsWorkflowStarter(createSfnClient(), requireEnv(ENV.stateMachineArn)));
+export const salvageDeps = once(() => ({
+  s3: createS3Client(),
+  bucketName: requireEnv(ENV.bucketName),
+  manifests: new UploadManifestStore(createDocumentClient(), requireEnv(ENV.tableName)),
+}));
 export const downloadDeps = once(() => ({
   s3: createS3Client(),
   bucketName: requireEnv(ENV.bucketName),

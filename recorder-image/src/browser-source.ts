@@ -9,8 +9,13 @@ import type { RecorderErrorCode } from '#core/recorder-errors.ts';
 
 export interface BrowserSource {
   open(url: string): Promise<void>;
-  /** Resolves if the browser goes away on its own (crash, page process killed). */
-  readonly crashed: Promise<string>;
+  /**
+   * Resolves with a description of the next failure of the page shown: the browser went away, the page's
+   * process crashed, or the page stopped answering (hung). Re-armed by `recover`.
+   */
+  nextProblem(): Promise<string>;
+  /** Shows the meeting page again after a problem: a new page, or a new browser if it went away. */
+  recover(url: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -22,6 +27,9 @@ export interface ChromiumOptions {
   height: number;
   workDir: string;
   loadTimeoutMs: number;
+  /** How often the page is asked to answer, and how long it may take before it counts as hung. */
+  watchdogIntervalMs?: number;
+  watchdogTimeoutMs?: number;
 }
 
 /** Flags for a browser that runs unattended, as root, with no GPU and no background traffic. */
@@ -64,19 +72,34 @@ export class ChromiumBrowserSource implements BrowserSource {
   private readonly options: ChromiumOptions;
   private context?: BrowserContext;
   private page?: Page;
-  private resolveCrashed!: (reason: string) => void;
   private closing = false;
-  readonly crashed: Promise<string>;
+  private problem!: Promise<string>;
+  private reportProblem!: (reason: string) => void;
+  private watchdog?: NodeJS.Timeout;
 
   constructor(options: ChromiumOptions) {
     this.options = options;
-    this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
+    this.rearm();
+  }
+
+  private rearm(): void {
+    this.problem = new Promise((resolve) => (this.reportProblem = resolve));
+  }
+
+  nextProblem(): Promise<string> {
+    return this.problem;
   }
 
   async open(url: string): Promise<void> {
+    await this.launch();
+    await this.show(url);
+  }
+
+  private async launch(): Promise<void> {
     const o = this.options;
+    let context: BrowserContext;
     try {
-      this.context = await chromium.launchPersistentContext(join(o.workDir, 'chromium-profile'), {
+      context = await chromium.launchPersistentContext(join(o.workDir, 'chromium-profile'), {
         executablePath: o.executablePath,
         headless: false,
         viewport: null,
@@ -88,13 +111,26 @@ export class ChromiumBrowserSource implements BrowserSource {
     } catch (err) {
       throw new RecorderError('browser_failed', `Chromium could not be started: ${(err as Error).message}`, { cause: err });
     }
-    this.context.on('close', () => !this.closing && this.resolveCrashed('browser closed'));
-    this.page = this.context.pages()[0] ?? (await this.context.newPage());
-    this.page.on('crash', () => this.resolveCrashed('page crashed'));
+    this.context = context;
+    context.on('close', () => {
+      if (!this.closing && this.context === context) this.reportProblem('the browser exited');
+    });
+  }
+
+  /** Loads `url` in a fresh page of the current browser; an error page is never left on screen. */
+  private async show(url: string): Promise<void> {
+    const o = this.options;
+    const context = this.context!;
+    const stale = context.pages();
+    const page = await context.newPage();
+    this.page = page;
+    page.on('crash', () => this.page === page && this.reportProblem('the page crashed'));
+    // The kiosk window opened at launch, or the page that failed: only the new page stays.
+    for (const old of stale) await old.close({ runBeforeUnload: false }).catch(() => undefined);
 
     let response;
     try {
-      response = await this.page.goto(url, { waitUntil: 'load', timeout: o.loadTimeoutMs });
+      response = await page.goto(url, { waitUntil: 'load', timeout: o.loadTimeoutMs });
     } catch (err) {
       const message = (err as Error).message.split('\n')[0];
       throw new RecorderError(classifyNavigationError(message), `The meeting page could not be loaded: ${message}`, { cause: err });
@@ -102,10 +138,63 @@ export class ChromiumBrowserSource implements BrowserSource {
     if (response && response.status() >= 400) {
       throw new RecorderError('page_http_error', `The meeting page answered HTTP ${response.status()} ${response.statusText()}.`);
     }
+    this.startWatchdog(page);
+  }
+
+  /** A page whose main thread does not answer within the timeout is hung (e.g. a script in a busy loop). */
+  private startWatchdog(page: Page): void {
+    clearTimeout(this.watchdog);
+    const interval = this.options.watchdogIntervalMs ?? 2000;
+    const timeout = this.options.watchdogTimeoutMs ?? 10_000;
+    const check = async () => {
+      if (this.page !== page || this.closing) return;
+      let timer: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([
+        page.evaluate('1').then(
+          () => true,
+          () => true, // a crash or close is reported by its own event
+        ),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeout))),
+      ]);
+      clearTimeout(timer);
+      if (this.page !== page || this.closing) return;
+      if (!answered) return this.reportProblem(`the page did not respond for ${timeout} ms`);
+      this.watchdog = setTimeout(check, interval);
+    };
+    this.watchdog = setTimeout(check, interval);
+  }
+
+  async recover(url: string): Promise<void> {
+    clearTimeout(this.watchdog);
+    this.page = undefined;
+    this.rearm();
+    if (!this.context || !(await this.browserAlive())) {
+      const old = this.context;
+      this.context = undefined;
+      this.closing = true;
+      await old?.close().catch(() => undefined);
+      this.closing = false;
+      await this.launch();
+    }
+    await this.show(url);
+  }
+
+  private async browserAlive(): Promise<boolean> {
+    const browser = this.context?.browser();
+    if (browser && !browser.isConnected()) return false;
+    try {
+      // A fresh page answers only if the browser process is alive.
+      const probe = await Promise.race([this.context!.newPage(), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 5000))]);
+      await probe.close({ runBeforeUnload: false });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.watchdog);
     await this.context?.close().catch(() => undefined);
   }
 }

@@ -23,6 +23,10 @@ export interface RecorderConfig {
   /** x264 preset; veryfast keeps one 720p30 recording well under one core. */
   x264Preset: string;
   videoMaxBitrateKbps: number;
+  /** A meeting page that does not answer for this long counts as hung and is reloaded. */
+  pageHangTimeoutMs: number;
+  /** Most encoded bytes kept in memory while S3 is unreachable. */
+  uploadBufferMaxBytes: number;
 }
 
 export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): RecorderConfig {
@@ -41,5 +45,7 @@ export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): Record
     workRoot: env.RECORDER_WORK_DIR || tmpdir(),
     x264Preset: env.X264_PRESET || 'veryfast',
     videoMaxBitrateKbps: intEnv('VIDEO_MAX_BITRATE_KBPS', 3000, env),
+    pageHangTimeoutMs: intEnv('PAGE_HANG_TIMEOUT_MS', 10_000, env),
+    uploadBufferMaxBytes: intEnv('UPLOAD_BUFFER_MAX_BYTES', 256 * 1024 * 1024, env),
   };
 }

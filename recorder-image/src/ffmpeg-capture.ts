@@ -57,6 +57,8 @@ export class FfmpegCapture {
   private progressListeners: ((p: CaptureProgress) => void)[] = [];
   private startListeners: (() => void)[] = [];
   private stopping = false;
+  /** True once ffmpeg finished the file on request ('q'), as opposed to dying on its own. */
+  finishedCleanly = false;
   last: CaptureProgress = { frame: 0, outTimeSeconds: 0, dropFrames: 0, dupFrames: 0 };
   /**
    * Wall-clock time of the first captured frame (ms since epoch). x11grab stamps frames with the wall clock
@@ -184,6 +186,7 @@ export class FfmpegCapture {
     if (code !== 0 && code !== 255) {
       throw new RecorderError('encoder_failed', `ffmpeg did not finish cleanly (code ${code}, signal ${signal}): ${this.stderr.text}`);
     }
+    this.finishedCleanly = true;
   }
 
   get stderrTail(): string {

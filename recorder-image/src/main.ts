@@ -9,7 +9,8 @@ import { PollingControlChannel } from './control-channel.ts';
 import { createLogger } from './log.ts';
 import { runRecorder } from './recorder.ts';
 import { WorkflowReporter } from './reporter.ts';
-import { S3MultipartSink } from './s3-sink.ts';
+import { MediaUploader } from './media-uploader.ts';
+import { UploadManifestStore } from '#core/media-upload.ts';
 
 const processStartMs = performance.timeOrigin;
 let config;
@@ -21,8 +22,11 @@ try {
   process.exit(2);
 }
 const log = createLogger({ service: 'recorder', recordingId: config.recordingId });
-const repository = new RecordingRepository(createDocumentClient(), config.tableName);
-const s3 = createS3Client();
+const documentClient = createDocumentClient();
+const repository = new RecordingRepository(documentClient, config.tableName);
+const manifests = new UploadManifestStore(documentClient, config.tableName);
+// The uploader retries on its own (with backoff, through S3 outages): one SDK attempt per call.
+const s3 = createS3Client(process.env, 'caller');
 
 // ECS StopTask sends SIGTERM and allows stopTimeout (120 s) before SIGKILL: finalize within it.
 let onTerminate!: () => void;
@@ -40,7 +44,20 @@ const exitCode = await runRecorder({
   reporter: new WorkflowReporter({ repository, sfn: createSfnClient(), recordingId: config.recordingId, taskToken: config.taskToken, log }),
   control: new PollingControlChannel(repository, config.recordingId, config.controlPollMs, log),
   log,
-  createSink: (key, capture) => new S3MultipartSink(s3, config.bucketName, key, capture.output),
+  createSink: (key, capture) =>
+    new MediaUploader(
+      {
+        s3,
+        bucket: config.bucketName,
+        key,
+        recordingId: config.recordingId,
+        manifests,
+        log,
+        mediaSeconds: () => capture.last.outTimeSeconds,
+        maxBufferedBytes: config.uploadBufferMaxBytes,
+      },
+      capture.output,
+    ),
   terminated,
   processStartMs,
 });

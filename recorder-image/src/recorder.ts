@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordingMediaKey } from '#core/recording-files.ts';
-import type { Recording, StopReason } from '#core/recording.ts';
+import type { Recording, RecordingFile, RecordingGap, StopReason } from '#core/recording.ts';
 import type { RecordingRepository } from '#core/recording-repository.ts';
 import type { RecorderResult } from '../../workflow/recording-workflow.ts';
 import { ChromiumBrowserSource, type BrowserSource } from './browser-source.ts';
@@ -19,7 +19,7 @@ import { describeMissing, missingPrerequisites } from './preflight.ts';
 import { ProcessTreeCpu } from './process-cpu.ts';
 import { RecorderError } from './recorder-error.ts';
 import type { Reporter } from './reporter.ts';
-import type { MediaSink } from './s3-sink.ts';
+import type { MediaSink } from './media-uploader.ts';
 
 export interface RecorderDeps {
   config: RecorderConfig;
@@ -27,7 +27,7 @@ export interface RecorderDeps {
   reporter: Reporter;
   control: ControlChannel;
   log: Logger;
-  createSink(key: string, capture: FfmpegCapture): MediaSink;
+  createSink(key: string, capture: FfmpegCapture): MediaSink & { failure(): Promise<RecorderError> };
   /** Resolves on SIGTERM (ECS StopTask, Spot interruption). */
   terminated: Promise<void>;
   /** When the process started (ms since epoch), for the start-to-first-frame figure. */
@@ -37,6 +37,9 @@ export interface RecorderDeps {
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
 /** How long a stop waits for the encoder to catch up with the stop instant before finishing the file. */
 const DRAIN_TIMEOUT_MS = 3000;
+/** A browser that fails this many times in a row without staying up for RECOVERY_RESET_MS is given up. */
+const MAX_RECOVERIES = 3;
+const RECOVERY_RESET_MS = 60_000;
 
 type StopCause = { kind: 'stop'; reason: StopReason; requestedAtMs?: number } | { kind: 'error'; error: RecorderError };
 
@@ -47,9 +50,11 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   const cpu = new ProcessTreeCpu();
   const cpuTimer = setInterval(() => cpu.sample(), 2000);
   let av: AvEnvironment | undefined;
-  let browser: BrowserSource | undefined;
+  let browser: ChromiumBrowserSource | undefined;
   let capture: FfmpegCapture | undefined;
-  let sink: MediaSink | undefined;
+  let sink: ReturnType<RecorderDeps['createSink']> | undefined;
+  let startedAt: string | undefined;
+  const gaps: RecordingGap[] = [];
   let lostWorkflow!: () => void;
   const workflowLost = new Promise<void>((resolve) => (lostWorkflow = resolve));
 
@@ -69,6 +74,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       height: config.height,
       workDir,
       loadTimeoutMs: config.pageLoadTimeoutMs,
+      watchdogTimeoutMs: config.pageHangTimeoutMs,
     });
     const loadStarted = Date.now();
     await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
@@ -82,18 +88,20 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     // CPU per recorded second: CPU time over the wall time of the same window (capture started -> stop seen).
     const cpuWindowStartMs = Date.now();
     const cpuAtFirstFrame = cpu.sample();
-    const startedAt = new Date(firstFrameMs).toISOString();
+    startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
     log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, key });
 
     const activeCapture = capture;
-    const cause: StopCause = await Promise.race([
+    const activeSink = sink;
+    const stopCause: Promise<StopCause> = Promise.race([
       deps.control.stopRequested().then((req): StopCause => ({ kind: 'stop', reason: 'api', requestedAtMs: req.requestedAt ? Date.parse(req.requestedAt) : undefined })),
       deps.terminated.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
       workflowLost.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
       activeCapture.failure().then((error): StopCause => ({ kind: 'error', error })),
-      browser.crashed.then((why): StopCause => ({ kind: 'error', error: new RecorderError('browser_failed', `The browser went away while recording: ${why}`) })),
+      activeSink.failure().then((error): StopCause => ({ kind: 'error', error })),
     ]);
+    const cause = await superviseBrowser(browser, recording.meetingUrl, stopCause, gaps, firstFrameMs, log);
 
     const observedMs = Date.now();
     // The file ends where the client asked it to: at the stop request, not at the poll that saw it.
@@ -120,6 +128,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       stopReason: cause.reason,
       startedAt,
       stoppedAt,
+      ...(gaps.length && { gaps }),
       metrics: {
         startupMs: firstFrameMs - deps.processStartMs,
         stopToUploadedMs: uploadedMs - observedMs,
@@ -131,15 +140,20 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
         framesEncoded: capture.last.frame,
         framesDuplicated: capture.last.dupFrames,
         framesDropped: capture.last.dropFrames,
+        uploadRetries: sink.stats.retries,
+        uploadLongestOutageMs: sink.stats.longestOutageMs,
+        uploadPeakBufferedBytes: sink.stats.peakBufferedBytes,
       },
     };
     await reporter.succeeded(result);
     return 0;
   } catch (err) {
     const error = err instanceof RecorderError ? err : new RecorderError('recorder_failed', (err as Error)?.message ?? String(err), { cause: err });
-    await capture?.stop(5000).catch(() => undefined);
-    await sink?.abort();
-    await reporter.failed(error).catch((e) => log.error('could not report the failure', { error: (e as Error).message }));
+    // Keep what was captured: a failure mid-recording still leaves a file that plays, marked partial.
+    const files = startedAt && capture && sink ? await keepCaptured(capture, sink, log) : (await sink?.abort(), undefined);
+    await reporter
+      .failed(error, { ...(files && { files }), ...(gaps.length && { gaps }), ...(startedAt && { startedAt }) })
+      .catch((e) => log.error('could not report the failure', { error: (e as Error).message }));
     return 1;
   } finally {
     clearInterval(cpuTimer);
@@ -151,6 +165,66 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   }
 }
 
+/**
+ * Waits for the recording to end, keeping the meeting page on screen meanwhile: when the browser crashes
+ * or the page hangs, the page is reloaded (the capture keeps running, so the file continues) and the gap
+ * is noted. A browser that cannot be recovered ends the recording with what was captured.
+ */
+async function superviseBrowser(
+  browser: BrowserSource,
+  url: string,
+  stopCause: Promise<StopCause>,
+  gaps: RecordingGap[],
+  firstFrameMs: number,
+  log: Logger,
+): Promise<StopCause> {
+  const recent: number[] = [];
+  for (;;) {
+    const next = await Promise.race([stopCause, browser.nextProblem().then((why) => ({ kind: 'problem' as const, why }))]);
+    if (next.kind !== 'problem') return next;
+    const gapStartMs = Date.now();
+    recent.push(gapStartMs);
+    while (recent.length && recent[0]! < gapStartMs - RECOVERY_RESET_MS) recent.shift();
+    log.warn('meeting page lost; reloading', { reason: next.why, attempt: recent.length });
+    const noteGap = () =>
+      gaps.push({
+        startedAt: new Date(gapStartMs).toISOString(),
+        endedAt: new Date().toISOString(),
+        offsetSeconds: round((gapStartMs - firstFrameMs) / 1000),
+        durationSeconds: round((Date.now() - gapStartMs) / 1000),
+        reason: next.why,
+      });
+    if (recent.length > MAX_RECOVERIES) {
+      noteGap();
+      return { kind: 'error', error: new RecorderError('browser_failed', `The meeting page failed ${recent.length} times within ${RECOVERY_RESET_MS / 1000} s (last: ${next.why}).`) };
+    }
+    const recovered = await Promise.race([
+      browser.recover(url).then(
+        () => undefined,
+        (err: Error): StopCause => ({ kind: 'error', error: new RecorderError('browser_failed', `The meeting page could not be reloaded after ${next.why}: ${err.message}`) }),
+      ),
+      stopCause,
+    ]);
+    noteGap();
+    if (recovered) return recovered;
+    log.info('meeting page back', { gapMs: Date.now() - gapStartMs });
+  }
+}
+
+/** After a failure mid-recording: finishes the file with what was captured. */
+async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger): Promise<RecordingFile[] | undefined> {
+  try {
+    await capture.stop(5000).catch(() => undefined);
+    // A file ffmpeg finished is whole; after an encoder crash only whole fragments are kept.
+    const media = capture.finishedCleanly ? await sink.done() : await sink.finishPartial();
+    if (!media) return undefined;
+    return [{ key: media.key, sizeBytes: media.sizeBytes, durationSeconds: round(capture.last.outTimeSeconds), format: 'mp4', partial: true }];
+  } catch (err) {
+    log.error('could not keep what was captured', { error: (err as Error).message });
+    await sink.abort();
+    return undefined;
+  }
+}
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** A SIGTERM before recording begins ends the attempt instead of waiting for a slow page. */

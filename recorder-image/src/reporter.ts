@@ -6,7 +6,7 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { RecordingRepository } from '#core/recording-repository.ts';
 import type { StopReason } from '#core/recording.ts';
-import type { RecorderResult } from '../../workflow/recording-workflow.ts';
+import type { RecorderFailureCause, RecorderResult } from '../../workflow/recording-workflow.ts';
 import type { Logger } from './log.ts';
 import type { RecorderError } from './recorder-error.ts';
 
@@ -14,7 +14,8 @@ export interface Reporter {
   recording(startedAt: string): Promise<void>;
   uploading(stoppedAt: string, stopReason: StopReason): Promise<void>;
   succeeded(result: RecorderResult): Promise<void>;
-  failed(error: RecorderError): Promise<void>;
+  /** `kept`: what the recording keeps despite the failure (files marked partial, gaps). */
+  failed(error: RecorderError, kept?: Omit<RecorderFailureCause, 'message'>): Promise<void>;
   /** Starts heartbeats; `onLost` runs if the workflow no longer knows the task (timed out, stopped). */
   startHeartbeats(intervalMs: number, onLost: () => void): void;
   close(): void;
@@ -55,12 +56,12 @@ export class WorkflowReporter implements Reporter {
     this.log.info('recording succeeded', { files: result.files, metrics: result.metrics });
   }
 
-  async failed(error: RecorderError): Promise<void> {
-    this.log.error('recording failed', { code: error.code, error: error.message });
+  async failed(error: RecorderError, kept: Omit<RecorderFailureCause, 'message'> = {}): Promise<void> {
+    this.log.error('recording failed', { code: error.code, error: error.message, files: kept.files });
     if (this.taskToken) {
-      await this.sfn.send(
-        new SendTaskFailureCommand({ taskToken: this.taskToken, error: error.code, cause: JSON.stringify({ message: error.message }).slice(0, 32_000) }),
-      );
+      // The cause is capped at 32,768 characters: the message gives way, the kept files must arrive whole.
+      const cause: RecorderFailureCause = { ...kept, message: error.message.slice(0, 4000) };
+      await this.sfn.send(new SendTaskFailureCommand({ taskToken: this.taskToken, error: error.code, cause: JSON.stringify(cause) }));
     }
   }
 

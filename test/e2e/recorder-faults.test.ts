@@ -3,7 +3,14 @@
  * or SIGKILL (a crashed task). A recording always ends; it never stays RECORDING.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { probe } from '../support/media.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const run = promisify(execFile);
 
 let t: TestStack;
 beforeAll(async () => {
@@ -47,9 +54,10 @@ describe('recorder faults', () => {
     expect(done.files![0].sizeBytes).toBeGreaterThan(10_000);
   });
 
-  it('SIGKILL: missed heartbeats end the recording ERRORED (recorder_lost), and no process is left behind', async () => {
+  it('SIGKILL: missed heartbeats end it ERRORED (recorder_lost); what was streamed is salvaged as a partial file that plays', async () => {
     const { id, recorder } = await startRecording('sigkill');
-    await sleep(1000);
+    await sleep(12_000);
+    const live = await t.api.get(id);
     const killedAt = Date.now();
     recorder.kill('SIGKILL');
     const done = await t.api.waitFor(id, ['ERRORED'], 30_000);
@@ -58,5 +66,24 @@ describe('recorder faults', () => {
     expect(Date.now() - killedAt).toBeLessThan(15_000);
     await sleep(200);
     expect(groupAlive(recorder.pid!)).toBe(false);
+
+    // The salvaged file: listed, marked partial, and it plays up to at most 10 s before the kill.
+    expect(done.files).toHaveLength(1);
+    expect(done.files![0].partial).toBe(true);
+    const recordedBeforeKill = (killedAt - Date.parse(live.body.startedAt!)) / 1000;
+    const path = join(t.dataDir, 'salvaged.mp4');
+    const links = await t.api.download(id);
+    expect(links.status).toBe(200);
+    writeFileSync(path, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
+    const media = await probe(path);
+    expect(media.video?.codec).toBe('h264');
+    expect(media.audio?.codec).toBe('aac');
+    expect(media.durationSeconds).toBeGreaterThanOrEqual(recordedBeforeKill - 10);
+    expect(media.durationSeconds).toBeLessThanOrEqual(recordedBeforeKill + 1);
+    // Every frame decodes: a truncated fragment would leave fewer frames than the duration implies.
+    expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(media.durationSeconds * 30 * 0.9));
+    // The pending segments were folded into the file and removed.
+    const { stdout } = await run('find', [t.dataDir, '-path', '*.pending*', '-type', 'f']);
+    expect(stdout.trim()).toBe('');
   });
 });

@@ -279,8 +279,11 @@ describe('RecordingService', () => {
     expect(actions).toEqual(
       [
         'dynamodb:GetItem',
+        'dynamodb:PutItem',
         'dynamodb:UpdateItem',
         's3:AbortMultipartUpload',
+        's3:DeleteObject',
+        's3:ListBucket',
         's3:ListMultipartUploadParts',
         's3:PutObject',
         'states:SendTaskFailure',
