@@ -16,6 +16,9 @@ import S3rver from 's3rver';
 export interface Emulators {
   dynamodbEndpoint: string;
   s3Endpoint: string;
+  /** Takes S3 down (open connections are cut), as an outage would; `startS3` brings it back on the same port. */
+  stopS3(): Promise<void>;
+  startS3(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +37,7 @@ export async function startEmulators(opts: { dataDir: string; dynamodbPort?: num
   });
   const dynamoPort = (dynamo.address() as AddressInfo).port;
 
-  const s3 = new S3rver({ address: HOST, port: opts.s3Port ?? 0, directory: s3Dir, silent: true });
+  let s3: S3rver | undefined = new S3rver({ address: HOST, port: opts.s3Port ?? 0, directory: s3Dir, silent: true });
   let s3Address: AddressInfo;
   try {
     s3Address = (await s3.run()) as AddressInfo;
@@ -42,15 +45,27 @@ export async function startEmulators(opts: { dataDir: string; dynamodbPort?: num
     dynamo.close();
     throw err;
   }
+  const closeS3 = async () => {
+    const running = s3;
+    s3 = undefined;
+    if (!running) return;
+    const server = (running as unknown as { httpServer?: Server }).httpServer;
+    const closed = new Promise<void>((resolve) => running.close(() => resolve()));
+    server?.closeAllConnections();
+    await closed;
+  };
 
   return {
     dynamodbEndpoint: `http://${HOST}:${dynamoPort}`,
     s3Endpoint: `http://${HOST}:${s3Address.port}`,
+    stopS3: closeS3,
+    async startS3() {
+      if (s3) return;
+      s3 = new S3rver({ address: HOST, port: s3Address.port, directory: s3Dir, silent: true });
+      await s3.run();
+    },
     async stop() {
-      await Promise.all([
-        new Promise<void>((resolve) => s3.close(() => resolve())),
-        new Promise<void>((resolve) => dynamo.close(() => resolve())),
-      ]);
+      await Promise.all([closeS3(), new Promise<void>((resolve) => dynamo.close(() => resolve()))]);
     },
   };
 }

@@ -27,6 +27,7 @@ export interface ChromiumOptions {
   height: number;
   workDir: string;
   loadTimeoutMs: number;
+  hostResolverRules?: string;
   /** How often the page is asked to answer, and how long it may take before it counts as hung. */
   watchdogIntervalMs?: number;
   watchdogTimeoutMs?: number;
@@ -104,7 +105,7 @@ export class ChromiumBrowserSource implements BrowserSource {
         headless: false,
         viewport: null,
         ignoreDefaultArgs: ['--enable-automation'],
-        args: chromiumArgs(o.width, o.height),
+        args: [...chromiumArgs(o.width, o.height), ...(o.hostResolverRules ? [`--host-resolver-rules=${o.hostResolverRules}`] : [])],
         env: { ...process.env, DISPLAY: o.display, PULSE_SERVER: o.pulseServer },
         timeout: 30_000,
       });

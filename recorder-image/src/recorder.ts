@@ -75,6 +75,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       workDir,
       loadTimeoutMs: config.pageLoadTimeoutMs,
       watchdogTimeoutMs: config.pageHangTimeoutMs,
+      hostResolverRules: config.hostResolverRules,
     });
     const loadStarted = Date.now();
     await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
