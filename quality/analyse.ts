@@ -22,12 +22,12 @@
  *  - Analysed window: from the last frame of the first run of the first readable index (the video sitting
  *    on its first frame before playback starts is lead-in, not repeats) to the first frame of the last run
  *    of the last readable index (a video frozen at its end, or the page after it, is tail).
- *  - Flash time: pts of the first output frame of a run of bright-body frames whose code says it is the
- *    flash frame k·fps (or, if the bright frame itself is unreadable or torn, whose neighbours say so:
- *    counted in `flashCodeMismatches`). A second whose flash frame never reached the output is
- *    `missedFlashes` and has no pair.
- *  - Beep onset: after ≥ 300 ms below the gate, the first sample whose |amplitude| reaches half the peak
- *    of the following 80 ms.
+ *  - Flash time: pts of the first output frame of a run of bright-body frames (after a dark one: the
+ *    transition must be seen) whose code says it is the flash frame k·fps (or, if the bright frame itself
+ *    is unreadable or torn, whose neighbours say so: counted in `flashCodeMismatches`). A second after the
+ *    window's first frame whose flash frame never reached the output is `missedFlashes` and has no pair.
+ *  - Beep onset: after ≥ 300 ms heard below the gate, the first sample whose |amplitude| reaches half the
+ *    peak of the following 80 ms (for the clean 1 kHz sine that is 1/12 ms after the true start).
  *  - Offset: beep onset − flash time of the same second (nearest beep within ±500 ms); positive = audio late.
  */
 import { spawn } from 'node:child_process';
@@ -241,11 +241,10 @@ function findFlashes(frames: FrameSample[], win: Window | null, fps: number, fla
     const k = Math.round(index / fps);
     return Math.abs(index - k * fps) <= 1 ? k : null;
   };
-  for (let i = win.start; i <= win.end; i++) {
-    if (frames[i].bodyLevel < flashLevel || (i > win.start && frames[i - 1].bodyLevel >= flashLevel)) continue;
-    // i starts a run of bright frames. A run already bright when the window opens (the first frame, paused
-    // during the lead-in) has no known start.
-    if (i === win.start && win.start > 0 && frames[i - 1].bodyLevel >= flashLevel) continue;
+  for (let i = Math.max(1, win.start); i <= win.end; i++) {
+    // A flash is timed by the frame where the body turns bright, so the frame before must be seen dark:
+    // a run that starts with the file, or is already bright when the lead-in ends, has no known start.
+    if (frames[i].bodyLevel < flashLevel || frames[i - 1].bodyLevel >= flashLevel) continue;
     let j = i;
     while (j + 1 <= win.end && frames[j + 1].bodyLevel >= flashLevel) j++;
     let second: number | null = null;
@@ -272,9 +271,8 @@ function findFlashes(frames: FrameSample[], win: Window | null, fps: number, fla
   }
   const first = frames[win.start].index as number;
   const last = frames[win.end].index as number;
-  for (let k = Math.ceil(first / fps); k * fps <= last; k++) {
-    // The first frame of a window that follows a lead-in is where playback started: its flash has no time.
-    if (k * fps === first && win.start > 0) continue;
+  // The window's first frame cannot show an observed transition (see above): its flash is never "missed".
+  for (let k = Math.floor(first / fps) + 1; k * fps <= last; k++) {
     if (!found.has(k)) result.missed++;
   }
   result.list = [...found.values()].sort((a, b) => a.time - b.time);
@@ -416,8 +414,9 @@ async function decodeAudio(file: string, gate: number): Promise<{ onsets: number
 /**
  * Finds beep onsets in a stream of mono samples, keeping only the last few milliseconds and the beep being
  * measured. A beep starts when |x| rises above `gate` after ≥ 300 ms below it; its onset is the first sample
- * (from 10 ms before that) whose |x| reaches half the peak of the following 80 ms. A beep already sounding
- * when the audio begins, or cut by its end, is ignored: its onset is unknown.
+ * (from 10 ms before that) whose |x| reaches half the peak of the following 80 ms. The quiet must be heard,
+ * so a beep in the first 300 ms of the audio is ignored (it may have started before the audio did), and so is
+ * one cut by the end of the audio.
  */
 export class BeepDetector {
   readonly onsets: number[] = [];
@@ -437,8 +436,8 @@ export class BeepDetector {
     this.pre = Math.round(0.01 * sampleRate);
     this.quiet = Math.round(QUIET_SECONDS * sampleRate);
     this.history = new Float32Array(this.pre);
-    // The start of the stream counts as quiet...
-    this.lastLoud = -this.quiet;
+    // The quiet before a beep must be heard: the start of the stream is not quiet.
+    this.lastLoud = 0;
     this.windowLength = this.pre + Math.round(BEEP_SECONDS * sampleRate);
   }
 
@@ -450,11 +449,10 @@ export class BeepDetector {
       if (this.window) {
         this.window[this.windowFill++] = x;
         if (this.windowFill === this.windowLength) this.measure();
-      } else if (loud && g - this.lastLoud >= this.quiet && g >= 24) {
-        // ...but not a beep that is already loud in the first half millisecond.
+      } else if (loud && g - this.lastLoud >= this.quiet) {
         this.window = new Float32Array(this.windowLength);
-        // The 10 ms before (zeros before the stream began).
-        for (let k = 0; k < this.pre; k++) this.window[k] = g - this.pre + k >= 0 ? this.history[(g - this.pre + k) % this.pre] : 0;
+        // The 10 ms before.
+        for (let k = 0; k < this.pre; k++) this.window[k] = this.history[(g - this.pre + k) % this.pre];
         this.window[this.pre] = x;
         this.windowFill = this.pre + 1;
         this.windowStart = g - this.pre;

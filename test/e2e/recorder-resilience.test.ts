@@ -1,0 +1,117 @@
+/**
+ * Faults in the middle of a recording, caused for real: the page's renderer process is killed, the whole
+ * browser is killed, the page hangs in a busy loop, and S3 goes away for 20 s. In each case the recording
+ * continues into the same file and ends UPLOADED, with nothing lost (the file is as long as the recording)
+ * and the browser gaps listed.
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { descendants } from '../support/processes.ts';
+import { probe } from '../support/media.ts';
+import { LIVELY_PAGE, startHttpServer, type TestServer } from '../support/servers.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+const run = promisify(execFile);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let t: TestStack;
+let pages: TestServer;
+const loads = new Map<string, number>();
+beforeAll(async () => {
+  t = await startTestStack({ recorderEnv: { PAGE_HANG_TIMEOUT_MS: '3000' } });
+  // /hang-once: the first load of the page freezes its main thread after 2 s; later loads are healthy.
+  pages = await startHttpServer((req, res) => {
+    const count = (loads.get(req.url!) ?? 0) + 1;
+    loads.set(req.url!, count);
+    const hang = req.url!.startsWith('/hang-once') && count === 1 ? '<script>setTimeout(() => { for (;;) {} }, 2000)</script>' : '';
+    res.writeHead(200, { 'content-type': 'text/html' }).end(LIVELY_PAGE.replace('</body>', `${hang}</body>`));
+  });
+});
+afterAll(async () => {
+  await pages?.close();
+  await t?.stop();
+});
+
+async function startRecording(path: string) {
+  const created = await t.api.create(`${pages.url}${path}`, path.slice(1));
+  expect(created.status).toBe(201);
+  const live = await t.api.waitFor(created.body.id, ['RECORDING'], 30_000);
+  expect(live.status).toBe('RECORDING');
+  return { id: created.body.id, recorderPid: t.stack.recorders.running.get(created.body.id)!.pid! };
+}
+
+async function stopAndFetch(id: string, name: string) {
+  const stopAt = Date.now();
+  expect((await t.api.stop(id)).status).toBe(202);
+  const done = await t.api.waitFor(id, ['UPLOADED', 'ERRORED'], 120_000);
+  expect(done.status, JSON.stringify(done.error)).toBe('UPLOADED');
+  const links = await t.api.download(id);
+  const path = join(t.dataDir, `${name}.mp4`);
+  writeFileSync(path, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
+  return { done, path, recordedSeconds: (stopAt - Date.parse(done.startedAt!)) / 1000 };
+}
+
+/** Mean volume (dB) of the last `seconds` of the file: the page's tone is back after a recovery. */
+async function tailVolumeDb(path: string, seconds: number): Promise<number> {
+  const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-sseof', `-${seconds}`, '-i', path, '-vn', '-af', 'volumedetect', '-f', 'null', '-']);
+  return Number(/mean_volume: (-?[\d.]+) dB/.exec(stderr)![1]);
+}
+
+describe('recorder resilience', () => {
+  it.each([
+    ['the page renderer is killed', (pid: number) => descendants(pid).filter((p) => p.cmdline.includes('--type=renderer')), 'the page crashed'],
+    ['the whole browser is killed', (pid: number) => descendants(pid).filter((p) => /chromium/.test(p.cmdline) && !p.cmdline.includes('--type=')), 'the browser exited'],
+  ])('%s: the page is reloaded into the same recording and the gap is listed', async (label, victims, reason) => {
+    const { id, recorderPid } = await startRecording(`/crash-${label.length}`);
+    await sleep(3000);
+    const targets = victims(recorderPid);
+    expect(targets.length).toBeGreaterThan(0);
+    for (const p of targets) process.kill(p.pid, 'SIGKILL');
+    await sleep(6000);
+    const { done, path, recordedSeconds } = await stopAndFetch(id, `crash-${label.length}`);
+
+    expect(done.gaps).toHaveLength(1);
+    expect(done.gaps![0]).toMatchObject({ reason, offsetSeconds: expect.any(Number), durationSeconds: expect.any(Number) });
+    expect(done.gaps![0].offsetSeconds).toBeGreaterThan(2);
+    expect(done.gaps![0].durationSeconds).toBeLessThan(10);
+    const media = await probe(path);
+    // One continuous file: as long as the recording, gap included.
+    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
+    expect(await tailVolumeDb(path, 2)).toBeGreaterThan(-40);
+  });
+
+  it('the page hangs (busy main thread): the watchdog notices, reloads, and the gap is listed', async () => {
+    const { id } = await startRecording('/hang-once');
+    await sleep(10_000);
+    const { done, path, recordedSeconds } = await stopAndFetch(id, 'hang');
+    expect(loads.get('/hang-once')).toBe(2);
+    expect(done.gaps).toHaveLength(1);
+    expect(done.gaps![0].reason).toMatch(/did not respond/);
+    const media = await probe(path);
+    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
+    expect(await tailVolumeDb(path, 2)).toBeGreaterThan(-40);
+  });
+
+  it('S3 is down for 20 s mid-recording: uploads retry from the buffer and nothing is lost', async () => {
+    const { id } = await startRecording('/s3-outage');
+    await sleep(3000);
+    await t.stack.emulators.stopS3();
+    await sleep(20_000);
+    await t.stack.emulators.startS3();
+    await sleep(3000);
+    const { done, path, recordedSeconds } = await stopAndFetch(id, 's3-outage');
+    expect(recordedSeconds).toBeGreaterThan(25);
+    const media = await probe(path);
+    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
+    // Every second of it decodes: no hole where S3 was away.
+    expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * 30 * 0.95));
+    expect(done.files![0].partial).toBeUndefined();
+    // The recorder really met the outage (its own figures, kept on the item).
+    const metrics = (await t.stack.repository.find(id))!.metrics!;
+    expect(metrics.uploadRetries).toBeGreaterThan(0);
+    expect(metrics.uploadLongestOutageMs).toBeGreaterThan(15_000);
+  });
+});
