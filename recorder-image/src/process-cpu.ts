@@ -1,6 +1,8 @@
 /**
- * CPU time of the recorder and every process under it (Xvfb, PulseAudio, Chromium and its children,
- * ffmpeg), read from /proc. Sampled periodically so that children which exit early still count.
+ * CPU time and memory of the recorder and every process under it (Xvfb, PulseAudio, Chromium and its
+ * children, ffmpeg), read from /proc. Sampled periodically so that children which exit early still count.
+ * Memory is the proportional set size (PSS): shared pages are split between the processes sharing them,
+ * so the sum over the tree is what the recording really occupies.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -44,20 +46,34 @@ export function processTree(rootPid: number): ProcStat[] {
   return out;
 }
 
+function readPssBytes(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Keeps the highest CPU time seen per process (pid + start time), so exited processes keep their share. */
 export class ProcessTreeCpu {
   private readonly seen = new Map<string, number>();
   private readonly rootPid: number;
+  /** Highest PSS of the whole tree at one sample. */
+  peakPssBytes = 0;
 
   constructor(rootPid: number = process.pid) {
     this.rootPid = rootPid;
   }
 
   sample(): number {
+    let pss = 0;
     for (const s of processTree(this.rootPid)) {
       const key = `${s.pid}:${s.startTime}`;
       this.seen.set(key, Math.max(this.seen.get(key) ?? 0, s.cpuTicks));
+      pss += readPssBytes(s.pid);
     }
+    this.peakPssBytes = Math.max(this.peakPssBytes, pss);
     return this.totalSeconds();
   }
 

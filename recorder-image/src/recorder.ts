@@ -138,6 +138,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
         cpuWindowSeconds: round(cpuWindowSeconds),
         cpuCoresPerRecordedSecond: round(cpuWhileRecording / Math.max(cpuWindowSeconds, 0.001)),
         cpuSecondsTotal: round(cpu.sample()),
+        peakPssBytes: cpu.peakPssBytes,
         framesEncoded: capture.last.frame,
         framesDuplicated: capture.last.dupFrames,
         framesDropped: capture.last.dropFrames,

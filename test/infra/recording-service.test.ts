@@ -249,7 +249,7 @@ describe('RecordingService', () => {
     });
   });
 
-  it('scopes the recorder task role S3 writes to the recordings/ prefix', () => {
+  it('scopes the recorder task role S3 access to the recordings/ prefix (objects, and listing)', () => {
     // Prepare
     const taskDefinition = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0] as Resource;
     const taskRoleId = taskDefinition.Properties.TaskRoleArn['Fn::GetAtt'][0] as string;
@@ -260,11 +260,15 @@ describe('RecordingService', () => {
     );
 
     // Assess
-    expect(s3Statements).toHaveLength(1);
-    expect(asArray(s3Statements[0]!.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 's3:PutObject']);
-    expect(s3Statements[0]!.Resource).toEqual({
+    expect(s3Statements).toHaveLength(2);
+    const objects = s3Statements.find((s) => !asArray(s.Action).includes('s3:ListBucket'))!;
+    expect(asArray(objects.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListMultipartUploadParts', 's3:PutObject']);
+    expect(objects.Resource).toEqual({
       'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/Bucket/), 'Arn'] }, '/recordings/*']],
     });
+    const listing = s3Statements.find((s) => asArray(s.Action).includes('s3:ListBucket'))!;
+    expect(listing.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Bucket/), 'Arn'] });
+    expect(listing.Condition).toEqual({ StringLike: { 's3:prefix': ['recordings/*'] } });
   });
 
   it('lets the recorder answer its task token and touch only recording items', () => {
