@@ -28,10 +28,14 @@
  *    window's first frame whose flash frame never reached the output is `missedFlashes` and has no pair.
  *  - Beep onset: after ≥ 300 ms heard below the gate, the first sample whose |amplitude| reaches half the
  *    peak of the following 80 ms (for the clean 1 kHz sine that is 1/12 ms after the true start).
- *  - Offset: beep onset − flash time of the same second (nearest beep within ±500 ms); positive = audio late.
+ *    Its pitch, measured over the next 60 ms, names its second modulo 8 (see sync-code.ts).
+ *  - Offset: beep onset − flash time of the same second: the nearest beep within ±pairWindowMs whose pitch
+ *    names that second; positive = audio late. With one pitch for every second, the nearest beep within
+ *    ±500 ms would be the rule, and an offset beyond ±500 ms would be read as the neighbouring second's.
+ *    The pitch removes that ambiguity up to ±4 s, so the default window is ±3 s.
  */
 import { spawn } from 'node:child_process';
-import { ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AUDIO_SAMPLE_RATE, BEEP_SECONDS, DEFAULT_CODE_MARGIN, readFrame } from './sync-code.ts';
+import { ANALYSIS_HEIGHT, ANALYSIS_WIDTH, AUDIO_SAMPLE_RATE, BEEP_CYCLE, BEEP_SECONDS, beepId, DEFAULT_CODE_MARGIN, readFrame } from './sync-code.ts';
 
 export interface AnalyseOptions {
   /** Frame rate of the sync media (not of the recording): the flash is source frame k·fps. */
@@ -44,7 +48,7 @@ export interface AnalyseOptions {
   codeMargin?: number;
   /** |Amplitude| above which audio is not quiet (full scale 1.0; the beep peaks at 0.5); default 0.02. */
   beepGate?: number;
-  /** Longest |beep − flash| that still pairs; default 500 ms. */
+  /** Longest |beep − flash| that still pairs; default 3000 ms (the beep's pitch must name the flash's second). */
   pairWindowMs?: number;
 }
 
@@ -103,6 +107,8 @@ export interface QualityReport {
   flashCodeMismatches: number;
   /** Beep onset times (s) in order. */
   beeps: number[];
+  /** For each beep, the second modulo 8 its pitch names (null: not one of the pitches). */
+  beepIds: (number | null)[];
   pairs: number;
   /** Flashes with no beep within the pairing window. */
   unpairedFlashes: number;
@@ -133,8 +139,8 @@ export async function analyseRecording(file: string, opts: AnalyseOptions): Prom
   const win = analysedWindow(frameSamples);
   const counts = countFrames(frameSamples, win);
   const flashes = findFlashes(frameSamples, win, fps, opts.flashLevel ?? 150);
-  const beeps = audio?.onsets ?? [];
-  const pairList = pairFlashes(flashes.list, beeps, (opts.pairWindowMs ?? 500) / 1000);
+  const beeps = audio?.beeps ?? [];
+  const pairList = pairFlashes(flashes.list, beeps, (opts.pairWindowMs ?? 3000) / 1000);
   const offsetsMs = pairList.map((p) => p.offsetMs);
   const analysedFrames = win ? win.end - win.start + 1 : 0;
   const pct = (n: number) => (analysedFrames ? (100 * n) / analysedFrames : 0);
@@ -162,7 +168,8 @@ export async function analyseRecording(file: string, opts: AnalyseOptions): Prom
     flashes: flashes.list.map((f) => f.time),
     missedFlashes: flashes.missed,
     flashCodeMismatches: flashes.mismatches,
-    beeps,
+    beeps: beeps.map((b) => b.time),
+    beepIds: beeps.map((b) => b.id),
     pairs: pairList.length,
     unpairedFlashes: flashes.list.length - pairList.length,
     avOffsetMeanMs: offsetsMs.length ? mean(offsetsMs) : null,
@@ -279,14 +286,20 @@ function findFlashes(frames: FrameSample[], win: Window | null, fps: number, fla
   return result;
 }
 
-function pairFlashes(flashes: Flash[], beeps: number[], window: number): FlashBeepPair[] {
+interface Beep {
+  time: number;
+  id: number | null;
+}
+
+function pairFlashes(flashes: Flash[], beeps: Beep[], window: number): FlashBeepPair[] {
   const pairs: FlashBeepPair[] = [];
-  let b = 0;
   for (const flash of flashes) {
-    while (b + 1 < beeps.length && Math.abs(beeps[b + 1] - flash.time) <= Math.abs(beeps[b] - flash.time)) b++;
-    const beep = beeps[b];
-    if (beep === undefined || Math.abs(beep - flash.time) > window) continue;
-    pairs.push({ second: flash.second, flashTime: flash.time, beepTime: beep, offsetMs: (beep - flash.time) * 1000 });
+    let best: Beep | undefined;
+    for (const beep of beeps) {
+      if (beep.id !== flash.second % BEEP_CYCLE || Math.abs(beep.time - flash.time) > window) continue;
+      if (!best || Math.abs(beep.time - flash.time) < Math.abs(best.time - flash.time)) best = beep;
+    }
+    if (best) pairs.push({ second: flash.second, flashTime: flash.time, beepTime: best.time, offsetMs: (best.time - flash.time) * 1000 });
   }
   return pairs;
 }
@@ -372,7 +385,7 @@ async function decodeVideo(file: string, opts: AnalyseOptions): Promise<FrameSam
   return readings.map((r, i) => ({ pts: pts[i], ...r }));
 }
 
-async function decodeAudio(file: string, gate: number): Promise<{ onsets: number[]; startTime: number | null }> {
+async function decodeAudio(file: string, gate: number): Promise<{ beeps: Beep[]; startTime: number | null }> {
   const detector = new BeepDetector(gate, AUDIO_SAMPLE_RATE);
   const audioFrames: { pts: number; first: number; count: number }[] = [];
   let decodedSamples = 0;
@@ -404,22 +417,24 @@ async function decodeAudio(file: string, gate: number): Promise<{ onsets: number
   }
   // Sample number → time: the pts of the decoded audio frame that holds it plus its offset in the frame.
   let f = 0;
-  const onsets = detector.onsets.map((sample) => {
+  const beeps = detector.onsets.map(({ sample, hz }) => {
     while (f + 1 < audioFrames.length && audioFrames[f + 1].first <= sample) f++;
-    return audioFrames[f].pts + (sample - audioFrames[f].first) / AUDIO_SAMPLE_RATE;
+    return { time: audioFrames[f].pts + (sample - audioFrames[f].first) / AUDIO_SAMPLE_RATE, id: beepId(hz) };
   });
-  return { onsets, startTime: audioFrames[0]?.pts ?? null };
+  return { beeps, startTime: audioFrames[0]?.pts ?? null };
 }
 
 /**
  * Finds beep onsets in a stream of mono samples, keeping only the last few milliseconds and the beep being
  * measured. A beep starts when |x| rises above `gate` after ≥ 300 ms below it; its onset is the first sample
- * (from 10 ms before that) whose |x| reaches half the peak of the following 80 ms. The quiet must be heard,
+ * (from 10 ms before that) whose |x| reaches half the peak of the following 80 ms; its pitch comes from the
+ * zero crossings of the 60 ms after the onset. The quiet must be heard,
  * so a beep in the first 300 ms of the audio is ignored (it may have started before the audio did), and so is
  * one cut by the end of the audio.
  */
 export class BeepDetector {
-  readonly onsets: number[] = [];
+  /** Onset sample numbers (counted from the first sample pushed) and pitches. */
+  readonly onsets: { sample: number; hz: number }[] = [];
   samples = 0;
   private readonly pre: number;
   private readonly quiet: number;
@@ -430,6 +445,7 @@ export class BeepDetector {
   private windowStart = 0;
   private readonly gate: number;
   private readonly windowLength: number;
+  private readonly sampleRate: number;
 
   constructor(gate: number, sampleRate: number) {
     this.gate = gate;
@@ -438,6 +454,7 @@ export class BeepDetector {
     this.history = new Float32Array(this.pre);
     // The quiet before a beep must be heard: the start of the stream is not quiet.
     this.lastLoud = 0;
+    this.sampleRate = sampleRate;
     this.windowLength = this.pre + Math.round(BEEP_SECONDS * sampleRate);
   }
 
@@ -468,7 +485,11 @@ export class BeepDetector {
     for (let k = this.pre; k < w.length; k++) peak = Math.max(peak, Math.abs(w[k]));
     let k = 0;
     while (Math.abs(w[k]) < peak / 2) k++;
-    this.onsets.push(this.windowStart + k);
+    // Pitch: sign changes over the 60 ms after the onset (two per period).
+    const span = Math.min(Math.round(0.06 * this.sampleRate), w.length - 1 - k);
+    let crossings = 0;
+    for (let j = k + 1; j <= k + span; j++) if (w[j - 1] < 0 !== w[j] < 0) crossings++;
+    this.onsets.push({ sample: this.windowStart + k, hz: (crossings / 2) * (this.sampleRate / span) });
     this.window = null;
   }
 }

@@ -18,8 +18,12 @@
  * black nor clearly white over clearly the opposite (a blend of two frames, a torn frame, a smeared block)
  * makes the whole frame unreadable instead of decoding to a wrong index.
  *
- * Sound: a 1 kHz sine beep of BEEP_SECONDS starting exactly at each flash instant (t = k seconds, the
- * presentation time of source frame k*fps), silence otherwise.
+ * Sound: a sine beep of BEEP_SECONDS starting exactly at each flash instant (t = k seconds, the
+ * presentation time of source frame k*fps), silence otherwise. The beep's pitch says which second it
+ * belongs to, modulo BEEP_CYCLE (600, 800, …, 2000 Hz for k mod 8 = 0…7), so a flash is paired with the
+ * beep of its own second even when audio and video are more than half a second apart (with one pitch, an
+ * offset of −700 ms would read as +300 ms). Each pitch is a whole number of Hz, so every beep starts at
+ * phase 0.
  */
 
 /** Bits in the frame-index code: indices wrap after 65536 frames (36 min at 30 fps). */
@@ -30,7 +34,16 @@ export const CODE_ROW_FRACTION = 0.1;
 export const BODY_GRAY = 0x40;
 /** Frames per flash: one, so a flash marks one exact source instant (the best time precision). */
 export const FLASH_FRAMES = 1;
-export const BEEP_HZ = 1000;
+export const BEEP_BASE_HZ = 600;
+export const BEEP_STEP_HZ = 200;
+export const BEEP_CYCLE = 8;
+/** Pitch of the beep of source second k. */
+export const beepHz = (second: number) => BEEP_BASE_HZ + BEEP_STEP_HZ * (second % BEEP_CYCLE);
+/** The second modulo BEEP_CYCLE that a measured pitch says, or null if it is not one of the pitches. */
+export function beepId(hz: number): number | null {
+  const id = Math.round((hz - BEEP_BASE_HZ) / BEEP_STEP_HZ);
+  return id >= 0 && id < BEEP_CYCLE && Math.abs(hz - beepHz(id)) < BEEP_STEP_HZ / 3 ? id : null;
+}
 export const BEEP_SECONDS = 0.08;
 export const BEEP_AMPLITUDE = 0.5;
 export const AUDIO_SAMPLE_RATE = 48_000;

@@ -1,7 +1,7 @@
 /**
  * Generates the A/V sync test media with ffmpeg's lavfi sources (layout: sync-code.ts): every frame shows
  * its index as a 16-bit code with an inverted check row, the body flashes white for one frame each second,
- * and a 1 kHz beep starts at exactly the same instant.
+ * and an 80 ms beep (its pitch naming the second, modulo 8) starts at exactly the same instant.
  *
  * Format: H.264 (x264 ultrafast + fastdecode: no CABAC, no deblocking, so the browser's software decoder
  * spends little CPU) and AAC in MP4 with the index at the front (+faststart). Debian's Chromium plays it
@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUDIO_SAMPLE_RATE, BEEP_AMPLITUDE, BEEP_HZ, BEEP_SECONDS, BODY_GRAY, CODE_BITS, CODE_ROW_FRACTION } from './sync-code.ts';
+import { AUDIO_SAMPLE_RATE, BEEP_AMPLITUDE, BEEP_BASE_HZ, BEEP_CYCLE, BEEP_SECONDS, BEEP_STEP_HZ, BODY_GRAY, CODE_BITS, CODE_ROW_FRACTION } from './sync-code.ts';
 
 export interface SyncMediaOptions {
   width: number;
@@ -28,13 +28,13 @@ export interface SyncMediaOptions {
 }
 
 /** Bump when the picture or sound changes, so stale cached files are not reused. */
-const LAYOUT_VERSION = 1;
+const LAYOUT_VERSION = 2;
 const LABEL_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf';
 
 const inFlight = new Map<string, Promise<string>>();
 
 /** Returns the path of the sync media for these options, generating it first if it is not cached. */
-export function ensureSyncMedia(opts: SyncMediaOptions): Promise<string> {
+export async function ensureSyncMedia(opts: SyncMediaOptions): Promise<string> {
   const { width, height, fps, durationSeconds } = opts;
   const container = opts.container ?? 'mp4';
   if (width % 2 || height % 2) throw new Error(`sync media: width and height must be even (got ${width}x${height})`);
@@ -45,7 +45,8 @@ export function ensureSyncMedia(opts: SyncMediaOptions): Promise<string> {
   const label = existsSync(LABEL_FONT);
   const name = `sync-v${LAYOUT_VERSION}-${width}x${height}-${fps}fps-${durationSeconds}s${label ? '' : '-nolabel'}.${container}`;
   const path = join(opts.cacheDir, name);
-  if (existsSync(path)) return Promise.resolve(path);
+  if (existsSync(path)) return path;
+  // Concurrent callers in this process share one generation (this runs before the first await).
   let pending = inFlight.get(path);
   if (!pending) {
     pending = generate(path, { ...opts, container }, label).finally(() => inFlight.delete(path));
@@ -77,8 +78,9 @@ export function syncMediaArgs(opts: Omit<SyncMediaOptions, 'cacheDir'>, output: 
     `[code][body]vstack`,
   ].join('');
   // t is exactly k at sample k*48000 (48000*k/48000 is exact in floating point): each beep starts at the
-  // flash instant, with the sine at phase 0.
-  const audio = `aevalsrc=exprs='if(lt(mod(t\\,1)\\,${BEEP_SECONDS})\\,${BEEP_AMPLITUDE}*sin(2*PI*${BEEP_HZ}*t)\\,0)':s=${AUDIO_SAMPLE_RATE}:d=${d}`;
+  // flash instant, with the sine at phase 0 (a whole number of Hz times a whole number of seconds).
+  const hz = `(${BEEP_BASE_HZ}+${BEEP_STEP_HZ}*mod(floor(t)\\,${BEEP_CYCLE}))`;
+  const audio = `aevalsrc=exprs='if(lt(mod(t\\,1)\\,${BEEP_SECONDS})\\,${BEEP_AMPLITUDE}*sin(2*PI*${hz}*t)\\,0)':s=${AUDIO_SAMPLE_RATE}:d=${d}`;
   const codecs =
     opts.container === 'webm'
       ? ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', `${Math.round((w * h * fps) / 4000)}k`, '-crf', '10', '-g', String(fps * 2), '-c:a', 'libopus', '-b:a', '128k']

@@ -51,7 +51,8 @@ async function stop(child: ChildProcess): Promise<void> {
 async function startXvfb(): Promise<string> {
   // -displayfd: Xvfb picks a free display and writes its number to fd 3 once it accepts connections.
   const xvfb = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', `${width}x${height}x24`, '-nolisten', 'tcp', '-nocursor'], {
-    stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+    // stderr ignored: -displayfd probing prints "server already running" for each display in use.
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
   });
   cleanups.push(() => stop(xvfb));
   return new Promise((resolve, reject) => {
