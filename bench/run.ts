@@ -1,122 +1,194 @@
 /**
- * `npm run bench`: records the demo meeting through the real local stack and reports the figures the
- * issues name. Prints a table and writes the same figures as JSON (bench/results/latest.json), with the
- * machine's core count and the settings used.
+ * `npm run bench`: the recorder's figures, measured on this machine.
  *
- *   npm run bench -- [--seconds 30] [--runs 2] [--out bench/results/latest.json]
+ * Each scenario records the sync test page (quality/: a <video> with a one-frame white flash and a beep at
+ * each second, and a frame code that changes every frame) and analyses the file with ffmpeg:
+ *  - ours: through the real local stack (API -> workflow -> recorder process -> S3), as a user would;
+ *  - reference: the AWS Chime sample's capture settings (bench/reference-recorder.ts), same page, same run.
+ * Ratios compare ours with the reference of the same resolution, measured minutes apart on the same machine.
+ *
+ *   npm run bench -- [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--out bench/results/latest.json]
+ *
+ * --long-seconds 0 skips the long 720p recording (drift, and stop-to-upload after a long recording).
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { RecordingApiClient } from '../local/api-client.ts';
 import { parseFlagsOrExit } from '../local/cli-args.ts';
 import { startLocalStack } from '../local/local-stack.ts';
+import { analyseRecording, type QualityReport } from '../quality/analyse.ts';
+import { ensureSyncMedia } from '../quality/sync-media.ts';
+import { startSyncPageServer } from '../quality/sync-page.ts';
+import { REFERENCE_SETTINGS } from './reference-recorder.ts';
 
-const USAGE = 'Usage: npm run bench -- [--seconds 30] [--runs 2] [--out bench/results/latest.json]';
+const run = promisify(execFile);
+const USAGE = 'Usage: npm run bench -- [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--out bench/results/latest.json]';
+const FPS = 30;
+const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
 
-interface RunFigures {
-  postToRecordingMs: number;
-  recorderStartToFirstFrameMs: number;
-  stopToUploadedMs: number;
-  stopToLastByteMs: number;
-  requestedSeconds: number;
-  fileSeconds: number;
-  fileSizeBytes: number;
-  cpuCoresPerRecordedSecond: number;
-  duplicatedFramesPct: number;
-  droppedFramesPct: number;
+export const OUR_SETTINGS = {
+  capture: 'x11grab + pulse on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps)',
+  video: 'libx264 veryfast, tune zerolatency, CRF 23, maxrate 3000k, GOP 60',
+  audio: 'AAC 128k',
+  container: 'fragmented MP4, streamed to S3 (5 MiB multipart parts + pending segments every 3 s)',
+};
+
+interface Scenario {
+  name: string;
+  pipeline: 'ours' | 'reference';
+  resolution: string;
+  seconds: number;
+  cpuCores: number;
+  peakPssMiB: number;
+  startupMs?: number;
+  stopToLastByteMs?: number;
+  stopToUploadedMs?: number;
+  quality: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'>;
 }
 
-async function main() {
-  const flags = parseFlagsOrExit(process.argv.slice(2), { seconds: 'number', runs: 'number', out: 'string' }, USAGE);
-  const seconds = Number(flags.seconds ?? 30);
-  const runs = Math.max(1, Math.floor(Number(flags.runs ?? 2)));
-  const out = resolve(String(flags.out ?? 'bench/results/latest.json'));
-  const settings = { width: 1280, height: 720, fps: 30, x264Preset: 'veryfast', capture: 'x11grab + pulse, fragmented MP4 streamed to S3 (multipart)' };
+function pickQuality(r: QualityReport): Scenario['quality'] {
+  const { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds } = r;
+  return { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds };
+}
 
-  const dataDir = mkdtempSync(join(tmpdir(), 'mr-bench-'));
-  const stack = await startLocalStack({
-    dataDir,
-    port: 0,
-    recorderEnv: { VIDEO_WIDTH: String(settings.width), VIDEO_HEIGHT: String(settings.height), VIDEO_FPS: String(settings.fps), X264_PRESET: settings.x264Preset },
-  });
-  const api = new RecordingApiClient(stack.url);
-  const results: RunFigures[] = [];
+async function recordOurs(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
+  const { width, height } = SIZES[resolution]!;
+  const dataDir = mkdtempSync(join(workDir, 'stack-'));
+  const stack = await startLocalStack({ dataDir, port: 0, recorderEnv: { VIDEO_WIDTH: String(width), VIDEO_HEIGHT: String(height), VIDEO_FPS: String(FPS) } });
   try {
-    for (let i = 0; i < runs; i++) {
-      process.stderr.write(`run ${i + 1}/${runs}: recording the demo meeting for ${seconds} s...\n`);
-      const postedAt = Date.now();
-      const created = await api.create(stack.demoUrl, `bench-${i}`);
-      if (created.status !== 201) throw new Error(`POST answered ${created.status}`);
-      const id = created.body.id;
-      const live = await api.waitFor(id, ['RECORDING'], 60_000, 20);
-      if (live.status !== 'RECORDING') throw new Error(`${id} ended ${live.status}: ${JSON.stringify(live.error)}`);
-      const postToRecordingMs = Date.now() - postedAt;
-      await new Promise((r) => setTimeout(r, seconds * 1000));
-      const stopAt = Date.now();
-      const stopped = await api.stop(id);
-      if (stopped.status !== 202) throw new Error(`stop answered ${stopped.status}`);
-      const done = await api.waitFor(id, ['UPLOADED'], 60_000, 20);
-      const stopToUploadedMs = Date.now() - stopAt;
-      if (done.status !== 'UPLOADED') throw new Error(`${id} ended ${done.status}: ${JSON.stringify(done.error)}`);
-      const item = await stack.repository.find(id);
-      const m = item?.metrics ?? {};
-      const frames = m.framesEncoded || 1;
-      results.push({
-        postToRecordingMs,
-        recorderStartToFirstFrameMs: Math.round(m.startupMs),
-        stopToUploadedMs,
-        stopToLastByteMs: m.stopToUploadedMs,
-        requestedSeconds: (stopAt - Date.parse(done.startedAt!)) / 1000,
-        fileSeconds: done.files![0].durationSeconds,
-        fileSizeBytes: done.files![0].sizeBytes,
-        cpuCoresPerRecordedSecond: m.cpuCoresPerRecordedSecond,
-        duplicatedFramesPct: (100 * m.framesDuplicated) / frames,
-        droppedFramesPct: (100 * m.framesDropped) / frames,
-      });
-    }
+    const api = new RecordingApiClient(stack.url);
+    const created = await api.create(pageUrl, `bench-${resolution}-${seconds}`);
+    if (created.status !== 201) throw new Error(`POST answered ${created.status}: ${JSON.stringify(created.body)}`);
+    const id = created.body.id;
+    const live = await api.waitFor(id, ['RECORDING'], 60_000, 20);
+    if (live.status !== 'RECORDING') throw new Error(`${id} ended ${live.status}: ${JSON.stringify(live.error)}`);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const stopAt = Date.now();
+    const stopped = await api.stop(id);
+    if (stopped.status !== 202) throw new Error(`stop answered ${stopped.status}`);
+    const done = await api.waitFor(id, ['UPLOADED', 'ERRORED'], 180_000, 20);
+    const stopToUploadedMs = Date.now() - stopAt;
+    if (done.status !== 'UPLOADED') throw new Error(`${id} ended ${done.status}: ${JSON.stringify(done.error)}`);
+    const m = (await stack.repository.find(id))!.metrics!;
+    const file = join(workDir, `ours-${resolution}-${seconds}.mp4`);
+    const links = await api.download(id);
+    writeFileSync(file, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
+    const quality = await analyseRecording(file, { fps: FPS });
+    return {
+      name: `ours ${resolution}p30, ${seconds} s`,
+      pipeline: 'ours',
+      resolution,
+      seconds,
+      cpuCores: m.cpuCoresPerRecordedSecond!,
+      peakPssMiB: Math.round(m.peakPssBytes! / 2 ** 20),
+      startupMs: m.startupMs,
+      stopToLastByteMs: m.stopToUploadedMs,
+      stopToUploadedMs,
+      quality: pickQuality(quality),
+    };
   } finally {
     await stack.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
+}
 
-  const rows: [string, keyof RunFigures, string, number?][] = [
-    ['POST -> RECORDING (client)', 'postToRecordingMs', 'ms'],
-    ['recorder start -> first frame', 'recorderStartToFirstFrameMs', 'ms', 3000],
-    ['stop -> UPLOADED (client)', 'stopToUploadedMs', 'ms'],
-    ['stop seen -> last byte in S3', 'stopToLastByteMs', 'ms', 3000],
-    ['recorded (start -> stop request)', 'requestedSeconds', 's'],
-    ['file duration', 'fileSeconds', 's'],
-    ['CPU, all recorder processes', 'cpuCoresPerRecordedSecond', 'cores', 0.3],
-    ['duplicated frames (ffmpeg)', 'duplicatedFramesPct', '%', 1],
-    ['dropped frames (ffmpeg)', 'droppedFramesPct', '%', 1],
-  ];
-  const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(3));
-  const median = (xs: number[]) => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+async function recordReference(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
+  const { width, height } = SIZES[resolution]!;
+  const file = join(workDir, `reference-${resolution}.mp4`);
+  const { stdout } = await run('node', ['bench/reference-recorder.ts', '--url', pageUrl, '--seconds', String(seconds), '--out', file, '--width', String(width), '--height', String(height)], { maxBuffer: 1 << 20 });
+  const figures = JSON.parse(stdout.trim().split('\n').pop()!);
+  const quality = await analyseRecording(file, { fps: FPS });
+  return {
+    name: `reference ${resolution}p30, ${seconds} s`,
+    pipeline: 'reference',
+    resolution,
+    seconds,
+    cpuCores: figures.cpuCoresPerRecordedSecond,
+    peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
+    quality: pickQuality(quality),
   };
-  const summary = Object.fromEntries(rows.map(([, key]) => [key, { median: median(results.map((r) => r[key])), max: Math.max(...results.map((r) => r[key])) }]));
+}
 
-  const header = `| figure | unit | median | max | target |`;
-  const lines = [header, '|---|---|---|---|---|'];
-  for (const [label, key, unit, target] of rows) {
-    const s = summary[key];
-    lines.push(`| ${label} | ${unit} | ${fmt(s.median)} | ${fmt(s.max)} | ${target === undefined ? '' : `<= ${target}`} |`);
+const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+
+async function main() {
+  const flags = parseFlagsOrExit(process.argv.slice(2), { seconds: 'number', 'long-seconds': 'number', resolutions: 'string', out: 'string' }, USAGE);
+  const seconds = Number(flags.seconds ?? 60);
+  const longSeconds = Number(flags['long-seconds'] ?? 600);
+  const resolutions = String(flags.resolutions ?? '720,1080').split(',');
+  for (const r of resolutions) if (!SIZES[r]) throw new Error(`Unknown resolution '${r}': use 720 and/or 1080.`);
+  const out = resolve(String(flags.out ?? 'bench/results/latest.json'));
+  const workDir = mkdtempSync(join(tmpdir(), 'mr-bench-'));
+  const cacheDir = join(tmpdir(), 'quality-media');
+  const scenarios: Scenario[] = [];
+  try {
+    for (const resolution of resolutions) {
+      const { width, height } = SIZES[resolution]!;
+      // 11 minutes covers the default runs (and is generated once, then cached).
+      const mediaSeconds = Math.max(660, Math.max(seconds, resolution === '720' ? longSeconds : 0) + 60);
+      process.stderr.write(`preparing ${resolution}p sync media (${mediaSeconds} s; cached after the first run)...\n`);
+      const media = await ensureSyncMedia({ width, height, fps: FPS, durationSeconds: mediaSeconds, cacheDir });
+      const page = await startSyncPageServer({ mediaPath: media });
+      try {
+        process.stderr.write(`ours ${resolution}p: ${seconds} s...\n`);
+        scenarios.push(await recordOurs(resolution, page.url, seconds, workDir));
+        process.stderr.write(`reference ${resolution}p: ${seconds} s...\n`);
+        scenarios.push(await recordReference(resolution, page.url, seconds, workDir));
+        if (resolution === '720' && longSeconds > 0) {
+          process.stderr.write(`ours ${resolution}p: ${longSeconds} s...\n`);
+          scenarios.push(await recordOurs(resolution, page.url, longSeconds, workDir));
+        }
+      } finally {
+        await page.close();
+      }
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
   }
+
+  const referenceOf = (s: Scenario) => scenarios.find((r) => r.pipeline === 'reference' && r.resolution === s.resolution);
+  const rows = scenarios.map((s) => {
+    const ref = referenceOf(s);
+    return {
+      ...s,
+      cpuRatioToReference: ref && s.pipeline === 'ours' ? s.cpuCores / ref.cpuCores : undefined,
+    };
+  });
+  const lines = [
+    '| scenario | CPU cores | CPU / ref | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | start -> 1st frame ms | stop -> last byte ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${r.peakPssMiB} | ${f(r.quality.avOffsetMeanMs)} (${f(r.quality.avOffsetStdMs)}) | ${f(r.quality.avDriftMs)} | ${f(r.quality.repeatedPct, 2)} | ${f(r.quality.skippedPct, 2)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
+    ),
+  ];
+  const targets = {
+    avOffsetAbsMeanMs: 20,
+    avDriftMs: 10,
+    repeatedOrSkippedPct: 1,
+    cpuCores: { '720': 0.3, '1080': 0.6 },
+    cpuRatioToReference: 1.0,
+    peakPssMiB1080: 1024,
+    startupMs: 3000,
+    stopToLastByteMs: 3000,
+  };
   const report = {
     generatedAt: new Date().toISOString(),
     machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    settings: { ...settings, recordSeconds: seconds, runs },
-    summary,
-    runs: results,
+    settings: { fps: FPS, seconds, longSeconds, resolutions, ours: OUR_SETTINGS, reference: REFERENCE_SETTINGS },
+    targets,
+    scenarios: rows,
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nMeeting recorder bench: ${runs} run(s) x ${seconds} s of the demo meeting at ${settings.width}x${settings.height}@${settings.fps}, x264 ${settings.x264Preset}, on ${report.machine.cores} cores\n`);
+  console.log(`\nMeeting recorder bench on ${report.machine.cores} cores (${report.machine.cpuModel}); the sync page at 30 fps.`);
+  console.log(`ours: ${Object.values(OUR_SETTINGS).join('; ')}`);
+  console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
   console.log(lines.join('\n'));
-  console.log(`\nJSON: ${out}`);
+  console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
+  console.log(`JSON: ${out}`);
 }
 
 try {

@@ -17,7 +17,21 @@ export interface CaptureOptions {
   fps: number;
   x264Preset: string;
   videoMaxBitrateKbps: number;
+  /**
+   * Start of the output timeline, in whole seconds since the epoch (at or before the capture starts).
+   * Both inputs carry wall-clock timestamps; subtracting one shared base keeps them on one timeline.
+   */
+  timelineBaseSeconds: number;
+  /**
+   * Where the file starts on that timeline (seconds): a moment by which both inputs are open, so that
+   * picture and sound start together. Pulse opens before x11grab; without this the file began with up to
+   * a second of sound under a frozen first frame.
+   */
+  startAtSeconds: number;
 }
+
+/** Time allowed for both inputs to open and ffmpeg to start reading them (~2 s on 2 cores, see above). */
+export const INPUT_OPEN_ALLOWANCE_MS = 2100;
 
 export interface CaptureProgress {
   frame: number;
@@ -26,6 +40,20 @@ export interface CaptureProgress {
   dupFrames: number;
 }
 
+/**
+ * The capture command. Three choices keep sound and picture in step and every grabbed frame in the file:
+ *  - One timeline. x11grab and pulse both stamp with the wall clock, but by default ffmpeg starts each
+ *    input at zero on its own, and pulse opens ~0.7 s after x11grab: the audio came out 0.7 s early.
+ *    `-copyts` keeps the wall-clock stamps and setpts/asetpts subtract one shared base.
+ *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
+ *    timeline (see startAtSeconds). x11grab opens first (~0.5 s), pulse ~0.7 s later; until pulse is open
+ *    ffmpeg does not read the grabber, which then catches up with a burst of identical frames; those are
+ *    dropped (a grab < 20 ms after the previous one), and the cut drops the first moments without sound.
+ *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
+ *    kept to the millisecond.
+ *    Forcing CFR (`-r 30`) duplicated and dropped frames whenever a grab came a little early or late
+ *    (about 10 % repeated and 5 % skipped frames on the sync page at 720p30).
+ */
 export function ffmpegArgs(o: CaptureOptions): string[] {
   const gop = o.fps * 2;
   return [
@@ -35,15 +63,24 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
     '-nostats',
     '-progress', 'pipe:3',
     '-stats_period', '0.25',
+    '-copyts',
     '-thread_queue_size', '512',
     '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
-    '-thread_queue_size', '512',
+    '-thread_queue_size', '1024',
     // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     '-map', '0:v', '-map', '1:a',
+    // A frame grabbed less than 20 ms after the previous kept one is a catch-up grab of the same picture.
+    '-vf', `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02)'`,
+    '-af', `asetpts=PTS-${o.timelineBaseSeconds}/TB`,
+    '-ss', o.startAtSeconds.toFixed(3),
+    '-fps_mode', 'passthrough',
+    // Millisecond timestamps: in the frame-rate time base (1/30 s) a grab's time was rounded to a tick,
+    // which moved pictures up to a frame against the sound and collided neighbouring frames.
+    '-enc_time_base:v', '1:1000',
     '-c:v', 'libx264', '-preset', o.x264Preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
     '-crf', '23', '-maxrate', `${o.videoMaxBitrateKbps}k`, '-bufsize', `${o.videoMaxBitrateKbps * 2}k`,
-    '-g', String(gop), '-keyint_min', String(gop), '-r', String(o.fps),
+    '-g', String(gop), '-keyint_min', String(gop),
     '-c:a', 'aac', '-b:a', '128k', '-ar', '48000',
     // One fragment per keyframe (2 s): each is finished and flushed as soon as it is encoded.
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof',
@@ -67,10 +104,20 @@ export class FfmpegCapture {
    */
   firstFrameAtMs?: number;
   readonly output: Readable;
+  /** Wall-clock ms that is time 0 of ffmpeg's output timeline (progress reports count from it). */
+  readonly timelineBaseMs: number;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(options: CaptureOptions) {
-    this.child = spawn('ffmpeg', ffmpegArgs(options), {
+  /** Wall-clock time at which the file starts (see CaptureOptions.startAtSeconds). */
+  readonly fileStartMs: number;
+
+  constructor(options: Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>) {
+    const now = Date.now();
+    const timelineBaseSeconds = Math.floor(now / 1000);
+    this.timelineBaseMs = timelineBaseSeconds * 1000;
+    this.fileStartMs = now + INPUT_OPEN_ALLOWANCE_MS;
+    const startAtSeconds = (this.fileStartMs - this.timelineBaseMs) / 1000;
+    this.child = spawn('ffmpeg', ffmpegArgs({ ...options, timelineBaseSeconds, startAtSeconds }), {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, PULSE_SERVER: options.pulseServer },
     });
@@ -81,11 +128,15 @@ export class FfmpegCapture {
       this.stderr.push(d);
       if (this.firstFrameAtMs === undefined && header.length < 64_000) {
         header += d.toString();
-        const m = /Input #0, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
-        if (m) {
-          // The display gave its first frame and the output is open: capture has started.
-          this.firstFrameAtMs = Math.round(Number(m[1]) * 1000);
-          for (const listener of this.startListeners) listener();
+        const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
+        const audio = /Input #\d+, pulse[\s\S]*?start: (\d+\.\d+)/.exec(header);
+        if (m && audio) {
+          const starts = [Number(m[1]), Number(audio[1])].map((sec) => Math.round(sec * 1000));
+          this.originMs = Math.max(this.fileStartMs, Math.min(...starts));
+          // The display gave its first frame and the output is open: the file starts at the later of that
+          // frame and the planned common start (frames before it are cut).
+          this.firstFrameAtMs = Math.max(Math.round(Number(m[1]) * 1000), this.fileStartMs);
+          setTimeout(() => this.markStarted(), Math.max(0, this.firstFrameAtMs - Date.now()));
         }
       }
     });
@@ -110,12 +161,37 @@ export class FfmpegCapture {
           };
           block = {};
           if (this.firstFrameAtMs === undefined && this.last.frame > 0) {
-            this.firstFrameAtMs = Date.now() - Math.round(this.last.outTimeSeconds * 1000);
+            this.firstFrameAtMs = this.encodedUntilMs;
+            this.markStarted();
           }
           for (const listener of this.progressListeners) listener(this.last);
         }
       }
     });
+  }
+
+  /**
+   * Wall-clock time of the file's first sample. With -copyts, ffmpeg's progress counts out_time from the
+   * first output timestamp: the cut (fileStartMs), or the later input if one opened after it.
+   */
+  private originMs?: number;
+
+  /** Wall-clock time up to which media has been encoded and written. */
+  get encodedUntilMs(): number {
+    return (this.originMs ?? this.fileStartMs) + Math.round(this.last.outTimeSeconds * 1000);
+  }
+
+  /** Seconds of media written since the first frame. */
+  get encodedSeconds(): number {
+    if (this.firstFrameAtMs === undefined || this.last.frame === 0) return 0;
+    return Math.max(0, (this.encodedUntilMs - this.firstFrameAtMs) / 1000);
+  }
+
+  private started = false;
+  private markStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    for (const listener of this.startListeners) listener();
   }
 
   get pid(): number | undefined {
@@ -134,9 +210,8 @@ export class FfmpegCapture {
         clearTimeout(timer);
         resolve();
       };
-      if (this.firstFrameAtMs !== undefined) return started();
+      if (this.started) return started();
       this.startListeners.push(started);
-      this.onProgress((p) => p.frame > 0 && started());
       this.exited.then(({ code, signal }) => {
         clearTimeout(timer);
         reject(new RecorderError('encoder_failed', `ffmpeg exited (code ${code}, signal ${signal}) before the first frame: ${this.stderr.text}`));
@@ -155,15 +230,15 @@ export class FfmpegCapture {
   }
 
   /**
-   * Waits until the encoder has written media up to `seconds` (or `timeoutMs` passes). The pipeline runs
-   * behind the wall clock, and 'q' drops what is still queued, so a stop first lets it catch up.
+   * Waits until the encoder has written media up to wall-clock `untilMs` (or `timeoutMs` passes). The
+   * pipeline runs behind the wall clock, and 'q' drops what is still queued, so a stop first lets it catch up.
    */
-  drainUntil(seconds: number, timeoutMs: number): Promise<void> {
+  drainUntil(untilMs: number, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      if (this.last.outTimeSeconds >= seconds || this.child.exitCode !== null) return resolve();
+      if (this.encodedUntilMs >= untilMs || this.child.exitCode !== null) return resolve();
       const timer = setTimeout(resolve, timeoutMs);
-      this.onProgress((p) => {
-        if (p.outTimeSeconds >= seconds) {
+      this.onProgress(() => {
+        if (this.encodedUntilMs >= untilMs) {
           clearTimeout(timer);
           resolve();
         }

@@ -53,7 +53,7 @@ const exitCode = await runRecorder({
         recordingId: config.recordingId,
         manifests,
         log,
-        mediaSeconds: () => capture.last.outTimeSeconds,
+        mediaSeconds: () => capture.encodedSeconds,
         maxBufferedBytes: config.uploadBufferMaxBytes,
       },
       capture.output,

@@ -77,13 +77,15 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       watchdogTimeoutMs: config.pageHangTimeoutMs,
       hostResolverRules: config.hostResolverRules,
     });
-    const loadStarted = Date.now();
-    await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
-    log.info('meeting page loaded', { ms: Date.now() - loadStarted });
-
+    // The encoder starts while the page loads: its inputs take ~1.5 s to open, and the file starts only
+    // once both are open (INPUT_OPEN_ALLOWANCE_MS). A page that fails to load aborts the upload, so no file
+    // of an error page is left.
     capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps });
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
+    const loadStarted = Date.now();
+    await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
+    log.info('meeting page loaded', { ms: Date.now() - loadStarted });
     await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
     const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
     // CPU per recorded second: CPU time over the wall time of the same window (capture started -> stop seen).
@@ -110,7 +112,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     log.info('stop observed', {
       cause: cause.kind === 'stop' ? cause.reason : cause.error.code,
       observedAfterRequestMs: observedMs - stopMs,
-      encodedSeconds: capture.last.outTimeSeconds,
+      encodedSeconds: capture.encodedSeconds,
       wallSeconds: (stopMs - firstFrameMs) / 1000,
     });
     const stoppedAt = new Date(stopMs).toISOString();
@@ -119,9 +121,9 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuWindowSeconds = (observedMs - cpuWindowStartMs) / 1000;
     if (cause.kind === 'error') throw cause.error;
     await reporter.uploading(stoppedAt, cause.reason);
-    await capture.drainUntil(recordedSeconds, DRAIN_TIMEOUT_MS);
+    await capture.drainUntil(stopMs, DRAIN_TIMEOUT_MS);
     await capture.stop();
-    const durationSeconds = Math.round(capture.last.outTimeSeconds * 1000) / 1000;
+    const durationSeconds = round(capture.encodedSeconds);
     const uploaded = await sink.done();
     const uploadedMs = Date.now();
     const result: RecorderResult = {
@@ -220,7 +222,7 @@ async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger
     // A file ffmpeg finished is whole; after an encoder crash only whole fragments are kept.
     const media = capture.finishedCleanly ? await sink.done() : await sink.finishPartial();
     if (!media) return undefined;
-    return [{ key: media.key, sizeBytes: media.sizeBytes, durationSeconds: round(capture.last.outTimeSeconds), format: 'mp4', partial: true }];
+    return [{ key: media.key, sizeBytes: media.sizeBytes, durationSeconds: round(capture.encodedSeconds), format: 'mp4', partial: true }];
   } catch (err) {
     log.error('could not keep what was captured', { error: (err as Error).message });
     await sink.abort();
