@@ -14,7 +14,7 @@ import { ENV } from '#core/config.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
-import { salvageDeps } from '#core/runtime.ts';
+import { resetRuntime, salvageDeps } from '#core/runtime.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
 import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
@@ -83,6 +83,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   };
   Object.assign(process.env, awsEnv);
+  // Handlers hosted earlier in this process (a previous stack) built clients for old endpoints.
+  resetRuntime();
 
   const recorders = localRecorderTasks({
     containerEnv: { ...awsEnv, VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30', ...opts.recorderEnv },

@@ -8,9 +8,17 @@ import { UploadManifestStore } from './media-upload.ts';
 import { RecordingRepository } from './recording-repository.ts';
 import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
 
+const resets: (() => void)[] = [];
+
 function once<T>(build: () => T): () => T {
   let value: T | undefined;
+  resets.push(() => (value = undefined));
   return () => (value ??= build());
+}
+
+/** Forgets the built dependencies, for a process that hosts the handlers more than once (local mode, bench). */
+export function resetRuntime(): void {
+  for (const reset of resets) reset();
 }
 
 export const recordingRepository = once(() => new RecordingRepository(createDocumentClient(), requireEnv(ENV.tableName)));

@@ -1,0 +1,55 @@
+/**
+ * The quality harness as a correctness check (the figures and their targets live in `npm run bench`):
+ * ~30 s of the sync page recorded through the real local stack, then read back frame by frame and sample
+ * by sample. Loose bounds: this catches a broken timeline (sound seconds off), a capture that stalls or
+ * resamples, or a page that never plays; it does not time anything.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyseRecording } from '../../quality/analyse.ts';
+import { ensureSyncMedia } from '../../quality/sync-media.ts';
+import { startSyncPageServer, type SyncPageServer } from '../../quality/sync-page.ts';
+import { startTestStack, type TestStack } from '../support/stack.ts';
+
+let t: TestStack;
+let page: SyncPageServer;
+beforeAll(async () => {
+  const media = await ensureSyncMedia({ width: 1280, height: 720, fps: 30, durationSeconds: 90, cacheDir: join(tmpdir(), 'quality-media') });
+  page = await startSyncPageServer({ mediaPath: media });
+  t = await startTestStack();
+});
+afterAll(async () => {
+  await page?.close();
+  await t?.stop();
+});
+
+describe('recording quality (loose correctness bounds)', () => {
+  it('30 s of the sync page: sound and picture in step, every second present, frames keep coming', async () => {
+    const created = await t.api.create(page.url, 'quality');
+    expect(created.status).toBe(201);
+    const live = await t.api.waitFor(created.body.id, ['RECORDING'], 30_000);
+    expect(live.status).toBe('RECORDING');
+    await new Promise((r) => setTimeout(r, 30_000));
+    expect((await t.api.stop(created.body.id)).status).toBe(202);
+    const done = await t.api.waitFor(created.body.id, ['UPLOADED', 'ERRORED'], 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('UPLOADED');
+    const links = await t.api.download(created.body.id);
+    const file = join(t.dataDir, 'quality.mp4');
+    writeFileSync(file, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
+
+    const q = await analyseRecording(file, { fps: 30 });
+    console.log(JSON.stringify({ figure: 'quality-30s', offsetMs: q.avOffsetMeanMs, stdMs: q.avOffsetStdMs, driftMs: q.avDriftMs, repeatedPct: q.repeatedPct, skippedPct: q.skippedPct }));
+    // Every second's flash and beep made it and paired up (the first second is never paired).
+    expect(q.pairs).toBeGreaterThanOrEqual(26);
+    expect(q.unreadableFrames).toBeLessThan(q.analysedFrames * 0.01);
+    // In step: the sound-picture offset is a few frames at most, not the 0.7 s of a split timeline.
+    expect(Math.abs(q.avOffsetMeanMs!)).toBeLessThan(100);
+    expect(Math.abs(q.avDriftMs!)).toBeLessThan(60);
+    // The frame code advances: a capture that stalls or resamples would repeat or skip far more.
+    expect(q.repeatedPct).toBeLessThan(30);
+    expect(q.skippedPct).toBeLessThan(30);
+    expect(q.analysedFrames).toBeGreaterThan(28 * 30);
+  });
+});
