@@ -22,7 +22,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TABLE_KEYS } from './table-schema.ts';
+import { recordingItemKey, withoutTableKeys } from './table-schema.ts';
 
 export interface UploadedPart {
   partNumber: number;
@@ -80,8 +80,6 @@ export function continuation(manifest: Pick<UploadManifest, 'parts'>, segments: 
   return out;
 }
 
-const manifestKey = (recordingId: string) => ({ [TABLE_KEYS.partitionKey]: `RECORDING#${recordingId}`, [TABLE_KEYS.sortKey]: 'UPLOAD' });
-
 /** The manifest lives beside the recording item (same partition), so writing it never races status writes. */
 export class UploadManifestStore {
   private readonly db: DynamoDBDocumentClient;
@@ -93,18 +91,16 @@ export class UploadManifestStore {
   }
 
   async save(manifest: UploadManifest): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...manifestKey(manifest.recordingId), ...manifest } }));
+    await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...recordingItemKey(manifest.recordingId, 'UPLOAD'), ...manifest } }));
   }
 
   async find(recordingId: string): Promise<UploadManifest | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: manifestKey(recordingId), ConsistentRead: true }));
-    if (!out.Item) return undefined;
-    const { [TABLE_KEYS.partitionKey]: _pk, [TABLE_KEYS.sortKey]: _sk, ...manifest } = out.Item;
-    return manifest as UploadManifest;
+    const out = await this.db.send(new GetCommand({ TableName: this.tableName, Key: recordingItemKey(recordingId, 'UPLOAD'), ConsistentRead: true }));
+    return out.Item ? (withoutTableKeys(out.Item) as unknown as UploadManifest) : undefined;
   }
 
   async remove(recordingId: string): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: manifestKey(recordingId) }));
+    await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: recordingItemKey(recordingId, 'UPLOAD') }));
   }
 }
 

@@ -5,15 +5,10 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, RecordingNotFoundError } from './errors.ts';
-import { TABLE_KEYS } from './table-schema.ts';
+import { TABLE_KEYS, recordingItemKey as keyOf, withoutTableKeys } from './table-schema.ts';
 import { planTransition, type Recording, type RecordingStatus, type TransitionPatch } from './recording.ts';
 
-const keyOf = (id: string) => ({ [TABLE_KEYS.partitionKey]: `RECORDING#${id}`, [TABLE_KEYS.sortKey]: 'RECORDING' });
-
-function withoutKeys(item: Record<string, unknown>): Recording {
-  const { [TABLE_KEYS.partitionKey]: _pk, [TABLE_KEYS.sortKey]: _sk, ...recording } = item;
-  return recording as unknown as Recording;
-}
+const withoutKeys = (item: Record<string, unknown>) => withoutTableKeys(item) as unknown as Recording;
 
 export interface Clock {
   now(): string;
