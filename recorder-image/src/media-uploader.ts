@@ -254,8 +254,7 @@ export class MediaUploader implements MediaSink {
         const parts = this.manifest.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag }));
         await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }), signal);
         this.completed = { key, sizeBytes: this.manifest.parts.reduce((n, p) => n + p.sizeBytes, 0) };
-        const leftovers = await listPendingSegments(s3, bucket, key).catch(() => []);
-        await deleteObjects(s3, bucket, leftovers.map((s) => s.key)).catch(() => undefined);
+        await this.deleteLeftoverSegments();
         return;
       }
     }
@@ -329,9 +328,15 @@ export class MediaUploader implements MediaSink {
     if (this.uploadId) {
       const { s3, bucket, key } = this.o;
       await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId })).catch(() => undefined);
-      const leftovers = await listPendingSegments(s3, bucket, key).catch(() => []);
-      await deleteObjects(s3, bucket, leftovers.map((s) => s.key)).catch(() => undefined);
+      await this.deleteLeftoverSegments();
     }
+  }
+
+  /** Best effort: the bucket's lifecycle rule expires whatever is left. */
+  private async deleteLeftoverSegments(): Promise<void> {
+    const { s3, bucket, key } = this.o;
+    const leftovers = await listPendingSegments(s3, bucket, key).catch(() => []);
+    await deleteObjects(s3, bucket, leftovers.map((s) => s.key)).catch(() => undefined);
   }
 
   /** Resolves with the upload's fatal error (buffer full, retries exhausted); never resolves otherwise. */

@@ -60,6 +60,13 @@ async function tailVolumeDb(path: string, seconds: number): Promise<number> {
   return Number(/mean_volume: (-?[\d.]+) dB/.exec(stderr)![1]);
 }
 
+/** One continuous file, as long as the recording (gap included), with the page's tone back at its end. */
+async function expectContinuedAfterGap(path: string, recordedSeconds: number) {
+  const media = await probe(path);
+  expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
+  expect(await tailVolumeDb(path, 2)).toBeGreaterThan(-40);
+}
+
 describe('recorder resilience', () => {
   it.each([
     ['the page renderer is killed', (pid: number) => descendants(pid).filter((p) => p.cmdline.includes('--type=renderer')), 'the page crashed'],
@@ -77,10 +84,7 @@ describe('recorder resilience', () => {
     expect(done.gaps![0]).toMatchObject({ reason, offsetSeconds: expect.any(Number), durationSeconds: expect.any(Number) });
     expect(done.gaps![0].offsetSeconds).toBeGreaterThan(2);
     expect(done.gaps![0].durationSeconds).toBeLessThan(10);
-    const media = await probe(path);
-    // One continuous file: as long as the recording, gap included.
-    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
-    expect(await tailVolumeDb(path, 2)).toBeGreaterThan(-40);
+    await expectContinuedAfterGap(path, recordedSeconds);
   });
 
   it('the page hangs (busy main thread): the watchdog notices, reloads, and the gap is listed', async () => {
@@ -90,9 +94,7 @@ describe('recorder resilience', () => {
     expect(loads.get('/hang-once')).toBe(2);
     expect(done.gaps).toHaveLength(1);
     expect(done.gaps![0].reason).toMatch(/did not respond/);
-    const media = await probe(path);
-    expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
-    expect(await tailVolumeDb(path, 2)).toBeGreaterThan(-40);
+    await expectContinuedAfterGap(path, recordedSeconds);
   });
 
   it('S3 is down for 20 s mid-recording: uploads retry from the buffer and nothing is lost', async () => {
