@@ -59,7 +59,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
   const dataDir = mkdtempSync(join(workDir, 'stack-'));
   const stack = await startLocalStack({ dataDir, port: 0, recorderEnv: { VIDEO_WIDTH: String(width), VIDEO_HEIGHT: String(height), VIDEO_FPS: String(FPS) } });
   try {
-    const api = new RecordingApiClient(stack.url);
+    const api = new RecordingApiClient(stack.url, stack.apiKey);
     const created = await api.create(pageUrl, `bench-${resolution}-${seconds}`);
     if (created.status !== 201) throw new Error(`POST answered ${created.status}: ${JSON.stringify(created.body)}`);
     const id = created.body.id;

@@ -21,14 +21,26 @@ export interface ApiResponse<T = any> {
 
 export class RecordingApiClient {
   readonly baseUrl: string;
-  constructor(baseUrl: string) {
+  /** An API key or a scoped token, sent as `Authorization: Bearer`; without it requests are anonymous (401). */
+  readonly credential?: string;
+  constructor(baseUrl: string, credential?: string) {
     this.baseUrl = baseUrl;
+    this.credential = credential;
+  }
+
+  /** The same API with other credentials (another tenant's key, a scoped token, none). */
+  withCredential(credential: string | undefined): RecordingApiClient {
+    return new RecordingApiClient(this.baseUrl, credential);
   }
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+        ...(this.credential && { authorization: `Bearer ${this.credential}` }),
+        ...headers,
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(30_000),
     });

@@ -32,7 +32,7 @@ async function main() {
     throw err;
   }
   try {
-    const api = new RecordingApiClient(stack.url);
+    const api = new RecordingApiClient(stack.url, stack.apiKey);
     console.log(`[${elapsed()}] local stack up at ${stack.url}; recording ${stack.demoUrl} for ${seconds} s`);
     const created = await api.create(stack.demoUrl, 'demo-meeting');
     if (created.status !== 201) throw new Error(`POST /v1/recordings answered ${created.status}: ${JSON.stringify(created.body)}`);

@@ -14,7 +14,7 @@ import { ENV } from '#core/config.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
-import { resetRuntime, salvageDeps } from '#core/runtime.ts';
+import { credentialStore, resetRuntime, salvageDeps } from '#core/runtime.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
 import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
@@ -23,6 +23,7 @@ import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type 
 import { LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
 import { localRecorderTasks, type LocalRecorderTasks } from './local-recorder-task.ts';
 import { LocalStepFunctions, type LocalTaskHandler } from './local-step-functions.ts';
+import { ensureLocalApiKey, LOCAL_TENANT_ID, removeLocalEndpoints, writeLocalEndpoints } from './local-credentials.ts';
 
 export interface LocalStackOptions {
   /** Where DynamoDB and S3 keep their data, and recorder logs go. */
@@ -45,6 +46,11 @@ export interface LocalStack {
   stepFunctions: LocalStepFunctions;
   recorders: LocalRecorderTasks;
   repository: RecordingRepository;
+  /** Tenant `local`'s API key (also in `<dataDir>/api-key`): what clients send as `Authorization: Bearer`. */
+  apiKey: string;
+  /** True when this start created `apiKey` (a new data dir, or the saved key was revoked). */
+  apiKeyCreated: boolean;
+  tenantId: string;
   tableName: string;
   bucketName: string;
   stop(): Promise<void>;
@@ -83,6 +89,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
   };
   Object.assign(process.env, awsEnv);
+  // No authentication cache locally: a key revoked with the api-keys CLI stops working at once.
+  process.env[ENV.authCacheSeconds] = '0';
   // Handlers hosted earlier in this process (a previous stack) built clients for old endpoints.
   resetRuntime();
 
@@ -118,6 +126,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   sfnServer.on('request', (req, res) => readBody(req, res, (body) => stepFunctions.handleHttp(req, res, body?.toString('utf8') ?? '')));
 
   const repository = new RecordingRepository(createDocumentClient(), LOCAL_TABLE);
+  const { apiKey, created: apiKeyCreated } = await ensureLocalApiKey(credentialStore(), opts.dataDir);
+  writeLocalEndpoints(opts.dataDir, { dynamodbEndpoint: emulators.dynamodbEndpoint, tableName: LOCAL_TABLE, pid: process.pid });
   await endOrphanedRecordings(repository, log);
 
   const api = new LocalHttpApi();
@@ -145,6 +155,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stepFunctions,
     recorders,
     repository,
+    apiKey,
+    apiKeyCreated,
+    tenantId: LOCAL_TENANT_ID,
     tableName: LOCAL_TABLE,
     bucketName: LOCAL_BUCKET,
     async stop() {
@@ -153,6 +166,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       await stepFunctions.settled(10_000);
       stepFunctions.stopAll();
       await Promise.all([close(server), close(sfnServer)]);
+      removeLocalEndpoints(opts.dataDir);
       await emulators.stop();
     },
   };

@@ -1,6 +1,7 @@
 /** `npm start`: the whole service on 127.0.0.1, with persistent local data. */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseFlagsOrExit } from './cli-args.ts';
+import { API_KEY_FILE } from './local-credentials.ts';
 import { MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
 
 const USAGE = `Usage: npm start -- [--port 8080] [--data-dir .local/data]`;
@@ -23,16 +24,20 @@ async function main() {
     }
     throw err;
   }
+  const keyFile = join(dataDir, API_KEY_FILE);
   console.log(`
 Meeting recorder (local mode) is running.
   API:       ${stack.url}/v1/recordings
   Demo page: ${stack.demoUrl}
   Data:      ${dataDir}
+  API key:   ${stack.apiKey}
+             (tenant '${stack.tenantId}'${stack.apiKeyCreated ? ', new' : ''}; saved in ${keyFile}; manage keys with npm run api-keys)
 
 Record the demo meeting:
-  curl -s -X POST ${stack.url}/v1/recordings -H 'content-type: application/json' -d '{"meetingUrl":"${stack.demoUrl}"}'
-  curl -s -X POST ${stack.url}/v1/recordings/<id>/stop
-  curl -s ${stack.url}/v1/recordings/<id>/download
+  KEY=$(cat ${keyFile})
+  curl -s -X POST ${stack.url}/v1/recordings -H "authorization: Bearer $KEY" -H 'content-type: application/json' -d '{"meetingUrl":"${stack.demoUrl}"}'
+  curl -s -X POST ${stack.url}/v1/recordings/<id>/stop -H "authorization: Bearer $KEY"
+  curl -s ${stack.url}/v1/recordings/<id>/download -H "authorization: Bearer $KEY"
 
 Press Ctrl+C to stop (live recordings are finalized first).`);
   let stopping = false;

@@ -14,6 +14,8 @@ export const ENV = {
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   /** Presigned download URL lifetime (seconds). */
   downloadUrlTtlSeconds: 'DOWNLOAD_URL_TTL_SECONDS',
+  /** Seconds a Lambda container remembers a found API key or tenant (the revocation delay); 0 disables. */
+  authCacheSeconds: 'AUTH_CACHE_SECONDS',
 } as const;
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {

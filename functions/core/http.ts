@@ -6,6 +6,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, MalformedBodyError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
+import { authenticate } from './auth/middleware.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = { statusCode: number; headers: Record<string, string>; body: string };
@@ -35,6 +36,8 @@ export function problem(
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Content Too Large',
@@ -72,7 +75,8 @@ export function problemJson(options: ProblemJsonOptions = {}): MiddlewareObj<Htt
 
 /** Wraps an API handler with the house middleware stack. */
 export function httpHandler(fn: HttpHandler, options: ProblemJsonOptions = {}) {
-  return middy<HttpEvent, HttpResult>().use(problemJson(options)).handler(fn);
+  // problemJson first, so it is outermost: authentication failures become problem+json too.
+  return middy<HttpEvent, HttpResult>().use(problemJson(options)).use(authenticate()).handler(fn);
 }
 
 /** Parses and validates a JSON body; errors name the field and say what is wrong. */

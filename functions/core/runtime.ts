@@ -7,6 +7,8 @@ import { ENV, intEnv, requireEnv } from './config.ts';
 import { UploadManifestStore } from './media-upload.ts';
 import { RecordingRepository } from './recording-repository.ts';
 import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
+import { Authenticator, cacheSecondsFromEnv } from './auth/authenticator.ts';
+import { CredentialStore } from './auth/credential-store.ts';
 
 const resets: (() => void)[] = [];
 
@@ -33,3 +35,5 @@ export const downloadDeps = once(() => ({
   bucketName: requireEnv(ENV.bucketName),
   ttlSeconds: intEnv(ENV.downloadUrlTtlSeconds, 3600),
 }));
+export const credentialStore = once(() => new CredentialStore(createDocumentClient(), requireEnv(ENV.tableName)));
+export const authenticator = once(() => new Authenticator(credentialStore(), { cacheSeconds: cacheSecondsFromEnv() }));
