@@ -94,7 +94,7 @@ describe('unknown ids and routes', () => {
 
 describe('state conflicts', () => {
   const seed = async (status: 'INVOKED' | 'UPLOADED' | 'ERRORED' | 'UPLOADING') => {
-    const r = { ...newRecording({ id: newRecordingId(), tenantId: 'default', meetingId: 'm', meetingUrl: 'https://meet.example/x', now: new Date().toISOString() }), status };
+    const r = { ...newRecording({ id: newRecordingId(), tenantId: t.stack.tenantId, meetingId: 'm', meetingUrl: 'https://meet.example/x', now: new Date().toISOString() }), status };
     await t.stack.repository.create(r);
     return r;
   };
