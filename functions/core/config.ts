@@ -14,6 +14,8 @@ export const ENV = {
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   /** Presigned download URL lifetime (seconds). */
   downloadUrlTtlSeconds: 'DOWNLOAD_URL_TTL_SECONDS',
+  /** SSRF allowlist: comma-separated `host`, `host:port` or `*.domain` entries (functions/core/url-policy.ts). */
+  allowedHosts: 'ALLOWED_HOSTS',
   /** Seconds a Lambda container remembers a found API key or tenant (the revocation delay); 0 disables. */
   authCacheSeconds: 'AUTH_CACHE_SECONDS',
 } as const;
