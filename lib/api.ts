@@ -11,7 +11,9 @@ import { Construct } from 'constructs';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { ROUTES } from '../functions/routes.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
+import { ENV } from '../functions/core/config.ts';
 import { HouseFunction } from './house-function.ts';
+import { grantRecordingMedia } from './recorder.ts';
 import type { TableAction } from './house-function.ts';
 
 /**
@@ -41,23 +43,41 @@ interface RouteAccess {
   readonly startExecution?: boolean;
   /** Object actions on `recordings/*`. */
   readonly recordings?: readonly string[];
+  /** ListBucket, limited to the `recordings/` prefix (to find a recording's leftover objects). */
+  readonly listRecordings?: boolean;
 }
+
+/** Every POST remembers its answer under its Idempotency-Key (functions/core/idempotency.ts). */
+const IDEMPOTENCY: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 
 /**
  * Least-privilege grants per handler module. A route in ROUTES without an entry here fails synth, so a new
  * route cannot ship with accidental (or missing) permissions.
  */
 const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
-  'create-recording': { table: ['dynamodb:PutItem', 'dynamodb:UpdateItem'], startExecution: true },
+  // The meeting lock is an item: taken with a conditional PutItem, released with a conditional DeleteItem.
+  'create-recording': { table: [...IDEMPOTENCY], startExecution: true },
+  'list-recordings': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
   'get-recording': { table: ['dynamodb:GetItem'] },
-  'stop-recording': { table: ['dynamodb:GetItem', 'dynamodb:UpdateItem'] },
+  'delete-recording': { table: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], recordings: ['s3:DeleteObject'], listRecordings: true },
+  'stop-recording': { table: [...IDEMPOTENCY] },
+  'pause-recording': { table: [...IDEMPOTENCY] },
+  'resume-recording': { table: [...IDEMPOTENCY] },
   'get-recording-download': { table: ['dynamodb:GetItem'], recordings: ['s3:GetObject'] },
+  'get-active-recording': { table: ['dynamodb:GetItem'] },
+  'create-token': { table: [...IDEMPOTENCY] },
+  'get-openapi': { table: ['dynamodb:GetItem'] },
 };
 
 export interface RecordingApiProps {
   readonly table: dynamodb.ITable;
   readonly bucket: s3.IBucket;
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * Days the bucket keeps media (its lifecycle rule); download URLs never outlive a file.
+   * @default 7
+   */
+  readonly mediaRetentionDays?: number;
   /**
    * Routes to serve; each handler module must have an access entry.
    * @default ROUTES from functions/routes.ts
@@ -131,6 +151,8 @@ export class RecordingApi extends Construct {
       });
       fn.bindTable(props.table, access.table);
       fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
+      if (access.listRecordings) grantRecordingMedia(fn, props.bucket, []);
+      fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
       fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);
 
       this.httpApi.addRoutes({

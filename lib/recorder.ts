@@ -145,7 +145,7 @@ export class Recorder extends Construct {
 
 /** Object actions on the recordings prefix, plus ListBucket limited to that prefix. */
 export function grantRecordingMedia(grantee: iam.IGrantable, bucket: s3.IBucket, actions: string[]): void {
-  iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
+  if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
   iam.Grant.addToPrincipal({
     grantee,
     actions: ['s3:ListBucket'],

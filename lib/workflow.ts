@@ -106,8 +106,9 @@ export class Workflow extends Construct {
     this.markErroredFunction.grantInvoke(this.stateMachine);
 
     // Transitions are conditional PutItems (see RecordingRepository.transition).
-    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem']);
-    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    // DeleteItem: a recording that ends releases its meeting lock.
+    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
+    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
     // Salvage: read the pending segments, upload them as the last part, complete, delete the segments.
     this.markErroredFunction.bindBucket(props.bucket);
     grantRecordingMedia(this.markErroredFunction, props.bucket, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);

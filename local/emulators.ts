@@ -3,14 +3,14 @@
  * with their data under one folder so recordings survive a restart. CDK creates the table and bucket on
  * AWS; here `ensureResources` creates the same ones.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
-import { TABLE_KEYS } from '#core/table-schema.ts';
+import { TABLE_INDEXES, TABLE_KEYS } from '#core/table-schema.ts';
 import S3rver from 's3rver';
 
 export interface Emulators {
@@ -76,23 +76,46 @@ export const LOCAL_REGION = 'us-east-1';
 
 export async function ensureResources(e: Emulators, tableName: string, bucketName: string): Promise<void> {
   const ddb = new DynamoDBClient({ endpoint: e.dynamodbEndpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const indexes = Object.values(TABLE_INDEXES);
+  const indexDefinition = (i: (typeof indexes)[number]) => ({
+    IndexName: i.name,
+    KeySchema: [
+      { AttributeName: i.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: i.sortKey, KeyType: 'RANGE' as const },
+    ],
+    Projection: { ProjectionType: 'ALL' as const },
+  });
+  const attributeDefinitions = [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])].map(
+    (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
+  );
   try {
     await ddb.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
-          { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
-        ],
+        AttributeDefinitions: attributeDefinitions,
         KeySchema: [
           { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
         ],
+        GlobalSecondaryIndexes: indexes.map(indexDefinition),
       }),
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
+    // A data dir from an older version: add the indexes it lacks (existing items are indexed by the emulator).
+    const existing = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    const have = new Set((existing.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+    for (const index of indexes.filter((i) => !have.has(i.name))) {
+      await ddb.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: attributeDefinitions,
+          GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
+        }),
+      );
+      await waitForActiveTable(ddb, tableName);
+    }
   }
   await ddb.send(new DescribeTableCommand({ TableName: tableName }));
   ddb.destroy();
@@ -105,4 +128,13 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
     if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
   }
   s3.destroy();
+}
+
+async function waitForActiveTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const t = (await ddb.send(new DescribeTableCommand({ TableName: tableName }))).Table;
+    if (t?.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Table ${tableName} did not become ACTIVE`);
 }

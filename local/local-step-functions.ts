@@ -151,6 +151,11 @@ export class LocalStepFunctions {
     pending.heartbeat();
   }
 
+  /** The names of the executions started so far (one per recording). */
+  executionNames(): string[] {
+    return [...this.executions.values()].map((r) => r.name);
+  }
+
   /** Waits until no execution is running, or `timeoutMs` has passed. */
   async settled(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;

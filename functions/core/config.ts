@@ -12,6 +12,8 @@ export const ENV = {
   sfnEndpoint: 'AWS_ENDPOINT_URL_SFN',
   /** "true" for S3 emulators that only understand path-style URLs. */
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  /** Days S3 keeps media before its lifecycle rule deletes it; download URLs never outlive it. */
+  mediaRetentionDays: 'MEDIA_RETENTION_DAYS',
   /** Presigned download URL lifetime (seconds). */
   downloadUrlTtlSeconds: 'DOWNLOAD_URL_TTL_SECONDS',
   /** SSRF allowlist: comma-separated `host`, `host:port` or `*.domain` entries (functions/core/url-policy.ts). */
@@ -33,6 +35,3 @@ export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = 
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got '${raw}'`);
   return value;
 }
-
-/** Single-tenant until API keys arrive; the data model already partitions by tenant. */
-export const DEFAULT_TENANT_ID = 'default';

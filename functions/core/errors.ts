@@ -89,3 +89,49 @@ export class ConcurrentUpdateError extends Error {
     this.name = 'ConcurrentUpdateError';
   }
 }
+
+export class RecordingAlreadyActiveError extends AppError {
+  constructor(meetingId: string, activeRecordingId: string) {
+    super(409, 'recording_already_active', `Meeting '${meetingId}' already has a live recording, '${activeRecordingId}'; stop it first.`, {
+      activeRecordingId,
+    });
+  }
+}
+
+export class RecordingAlreadyPausedError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'recording_already_paused', `Recording '${id}' is already paused or pausing.`, { recordingStatus: status });
+  }
+}
+
+export class RecordingNotPausedError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'recording_not_paused', `Recording '${id}' is not paused; only a paused recording can be resumed.`, { recordingStatus: status });
+  }
+}
+
+export class RecordingLiveError extends AppError {
+  constructor(id: string, status: string) {
+    super(409, 'recording_active', `Recording '${id}' is ${status}; stop it and wait until it has ended before deleting it.`, {
+      recordingStatus: status,
+    });
+  }
+}
+
+export class NoActiveRecordingError extends AppError {
+  constructor(meetingId: string) {
+    super(404, 'no_active_recording', `Meeting '${meetingId}' has no live recording.`);
+  }
+}
+
+export class InvalidCursorError extends AppError {
+  constructor() {
+    super(400, 'invalid_cursor', 'The cursor is not one this API issued for this query; start again without it.');
+  }
+}
+
+export class RecordingExpiredError extends AppError {
+  constructor(id: string) {
+    super(410, 'recording_expired', `The files of recording '${id}' have passed their retention period and were deleted.`);
+  }
+}

@@ -7,6 +7,8 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, MalformedBodyError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
 import { authenticate } from './auth/middleware.ts';
+import { idempotency } from './idempotency.ts';
+import { idempotencyStore } from './runtime.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = { statusCode: number; headers: Record<string, string>; body: string };
@@ -76,7 +78,8 @@ export function problemJson(options: ProblemJsonOptions = {}): MiddlewareObj<Htt
 /** Wraps an API handler with the house middleware stack. */
 export function httpHandler(fn: HttpHandler, options: ProblemJsonOptions = {}) {
   // problemJson first, so it is outermost: authentication failures become problem+json too.
-  return middy<HttpEvent, HttpResult>().use(problemJson(options)).use(authenticate()).handler(fn);
+  // Idempotency after authentication: keys are scoped to the caller's tenant.
+  return middy<HttpEvent, HttpResult>().use(problemJson(options)).use(authenticate()).use(idempotency(idempotencyStore)).handler(fn);
 }
 
 /** Parses and validates a JSON body; errors name the field and say what is wrong. */
@@ -93,6 +96,11 @@ export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S):
   } catch {
     throw new MalformedBodyError('The request body is not valid JSON.');
   }
+  return validate(schema, data, 'request body');
+}
+
+/** Validates data against a schema; errors name each field and say what is wrong. */
+export function validate<S extends z.ZodType>(schema: S, data: unknown, what: string): z.infer<S> {
   const result = schema.safeParse(data);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => {
@@ -100,9 +108,21 @@ export function parseJsonBody<S extends z.ZodType>(event: HttpEvent, schema: S):
       const field = [...issue.path, ...(keys.length === 1 ? keys : [])].join('.') || (keys.length ? keys.join(',') : '(body)');
       return { field, message: issue.message };
     });
-    throw new ValidationError(`Invalid request body: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
+    throw new ValidationError(`Invalid ${what}: ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, issues);
   }
   return result.data;
+}
+
+/** Parses and validates the query string (unknown parameters are rejected, as unknown body fields are). */
+export function parseQuery<S extends z.ZodType>(event: HttpEvent, schema: S): z.infer<S> {
+  return validate(schema, { ...event.queryStringParameters }, 'query string');
+}
+
+/** For routes that take no body: an absent, empty or `{}` body is fine; anything else is rejected. */
+export function expectNoBody(event: HttpEvent): void {
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (raw.trim() === '' || /^\s*\{\s*\}\s*$/.test(raw)) return;
+  throw new ValidationError('This route takes no request body.', [{ field: '(body)', message: 'must be empty' }]);
 }
 
 export function pathParam(event: HttpEvent, name: string): string {

@@ -3,10 +3,18 @@
  * the writer planned from (see planTransition), so concurrent writers cannot both win.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConcurrentUpdateError, RecordingNotFoundError } from './errors.ts';
-import { TABLE_KEYS, recordingItemKey as keyOf, withoutTableKeys } from './table-schema.ts';
-import { planTransition, type Recording, type RecordingStatus, type TransitionPatch } from './recording.ts';
+import {
+  TABLE_INDEXES,
+  TABLE_KEYS,
+  meetingLockKey,
+  recordingItemAttributes,
+  recordingItemKey as keyOf,
+  withoutTableKeys,
+  type TableIndexName,
+} from './table-schema.ts';
+import { LIVE_STATUSES, TERMINAL_STATUSES, planTransition, type Recording, type RecordingStatus, type TransitionPatch } from './recording.ts';
 
 const withoutKeys = (item: Record<string, unknown>) => withoutTableKeys(item) as unknown as Recording;
 
@@ -30,7 +38,7 @@ export class RecordingRepository {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...keyOf(recording.id), ...recording },
+        Item: { ...recording, ...recordingItemAttributes(recording) },
         ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
       }),
     );
@@ -56,7 +64,7 @@ export class RecordingRepository {
       await this.db.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...keyOf(plan.next.id), ...plan.next },
+          Item: { ...plan.next, ...recordingItemAttributes(plan.next) },
           ConditionExpression: '#status = :from AND #version = :version',
           ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
           ExpressionAttributeValues: { ':from': plan.from, ':version': plan.expectedVersion },
@@ -66,6 +74,7 @@ export class RecordingRepository {
       if (err instanceof ConditionalCheckFailedException) throw new ConcurrentUpdateError(current.id);
       throw err;
     }
+    if (TERMINAL_STATUSES.includes(to)) await this.releaseMeetingLock(plan.next);
     return plan.next;
   }
 
@@ -92,27 +101,53 @@ export class RecordingRepository {
   }
 
   /**
-   * Records a client's stop request (the control channel the recorder polls). Only a RECORDING recording
-   * that is not already stopping can be stopped; returns undefined when that condition does not hold.
+   * Records a client's request for the recorder (the control channel it polls): stop, pause or resume.
+   * Each is one conditional update, on the statuses and desired states it is valid from; returns undefined
+   * when the condition does not hold (the caller re-reads to explain why).
    */
-  async requestStop(id: string): Promise<Recording | undefined> {
-    const now = this.clock.now();
+  requestStop(id: string): Promise<Recording | undefined> {
+    return this.requestDesiredState(id, 'STOPPED', ['RECORDING', 'PAUSED'], ['RECORDING', 'PAUSED'], {
+      stopRequestedAt: this.clock.now(),
+      stopReason: 'api',
+    });
+  }
+
+  requestPause(id: string): Promise<Recording | undefined> {
+    return this.requestDesiredState(id, 'PAUSED', ['RECORDING', 'PAUSED'], ['RECORDING'], { pauseRequestedAt: this.clock.now() });
+  }
+
+  requestResume(id: string): Promise<Recording | undefined> {
+    return this.requestDesiredState(id, 'RECORDING', ['RECORDING', 'PAUSED'], ['PAUSED'], { resumeRequestedAt: this.clock.now() });
+  }
+
+  private async requestDesiredState(
+    id: string,
+    desired: Recording['desiredState'],
+    fromStatuses: RecordingStatus[],
+    fromDesired: Recording['desiredState'][],
+    set: Record<string, string>,
+  ): Promise<Recording | undefined> {
+    const names: Record<string, string> = { '#status': 'status', '#version': 'version', '#desired': 'desiredState', '#updatedAt': 'updatedAt' };
+    const values: Record<string, unknown> = { ':desired': desired, ':now': this.clock.now(), ':one': 1 };
+    const assignments = ['#desired = :desired', '#updatedAt = :now'];
+    for (const [i, [name, value]] of Object.entries(set).entries()) {
+      names[`#set${i}`] = name;
+      values[`:set${i}`] = value;
+      assignments.push(`#set${i} = :set${i}`);
+    }
+    fromStatuses.forEach((status, i) => (values[`:status${i}`] = status));
+    fromDesired.forEach((state, i) => (values[`:fromDesired${i}`] = state));
     try {
       const out = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: keyOf(id),
-          UpdateExpression: 'SET desiredState = :stopped, stopRequestedAt = :now, updatedAt = :now, stopReason = :reason ADD #version :one',
-          ConditionExpression: '#status = :recording AND desiredState = :recordingState',
-          ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-          ExpressionAttributeValues: {
-            ':stopped': 'STOPPED',
-            ':now': now,
-            ':reason': 'api',
-            ':one': 1,
-            ':recording': 'RECORDING',
-            ':recordingState': 'RECORDING',
-          },
+          UpdateExpression: `SET ${assignments.join(', ')} ADD #version :one`,
+          ConditionExpression:
+            `#status IN (${fromStatuses.map((_s, i) => `:status${i}`).join(', ')}) AND ` +
+            `#desired IN (${fromDesired.map((_s, i) => `:fromDesired${i}`).join(', ')})`,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -122,4 +157,142 @@ export class RecordingRepository {
       throw err;
     }
   }
+
+  /** Deletes a recording's items (the recording and its upload manifest). */
+  async delete(id: string): Promise<void> {
+    await Promise.all(
+      (['UPLOAD', 'RECORDING'] as const).map((kind) => this.db.send(new DeleteCommand({ TableName: this.tableName, Key: keyOf(id, kind) }))),
+    );
+  }
+
+  /**
+   * A page of a tenant's recordings from one index, newest first. `filterStatus` narrows a meeting's list by
+   * status (DynamoDB filters after reading, so pages are refilled until `limit` or the end).
+   */
+  async query(q: RecordingQuery): Promise<{ items: Recording[]; lastKey?: Record<string, unknown> }> {
+    const index = TABLE_INDEXES[q.index];
+    const names: Record<string, string> = { '#pk': index.partitionKey };
+    const values: Record<string, unknown> = { ':pk': q.partitionValue };
+    if (q.sortFrom !== undefined || q.sortTo !== undefined) names['#sk'] = index.sortKey;
+    let keyCondition = '#pk = :pk';
+    if (q.sortFrom !== undefined && q.sortTo !== undefined) {
+      keyCondition += ' AND #sk BETWEEN :from AND :to';
+      Object.assign(values, { ':from': q.sortFrom, ':to': q.sortTo });
+    } else if (q.sortFrom !== undefined) {
+      keyCondition += ' AND #sk >= :from';
+      values[':from'] = q.sortFrom;
+    } else if (q.sortTo !== undefined) {
+      keyCondition += ' AND #sk <= :to';
+      values[':to'] = q.sortTo;
+    }
+    let filter: string | undefined;
+    if (q.filterStatus) {
+      filter = '#status = :status';
+      names['#status'] = 'status';
+      values[':status'] = q.filterStatus;
+    }
+    const items: Recording[] = [];
+    let startKey = q.startKey;
+    // Bounded: a filtered query reads at most this many pages per call before answering with a cursor.
+    for (let page = 0; page < 10; page++) {
+      const out = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: keyCondition,
+          FilterExpression: filter,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: false,
+          Limit: q.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(withoutKeys(item));
+      startKey = out.LastEvaluatedKey;
+      if (!startKey || items.length >= q.limit) break;
+    }
+    return { items, lastKey: startKey };
+  }
+
+  /**
+   * Takes the meeting lock for a new recording: at most one live recording per meeting and tenant. Returns
+   * the id of the recording holding it when taken. A lock left by a recording that ended (or never got
+   * written, after a crash) is taken over.
+   */
+  async acquireMeetingLock(tenantId: string, meetingId: string, recordingId: string): Promise<{ heldBy?: string }> {
+    const key = meetingLockKey(tenantId, meetingId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = Date.now();
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...key, recordingId, acquiredAtMs: now },
+            ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
+          }),
+        );
+        return {};
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+      const lock = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }))).Item;
+      if (!lock) continue; // released meanwhile: try again
+      const holder = await this.find(String(lock.recordingId));
+      const stale = holder ? !LIVE_STATUSES.includes(holder.status) : now - Number(lock.acquiredAtMs ?? 0) > STALE_LOCK_MS;
+      if (!stale) return { heldBy: String(lock.recordingId) };
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...key, recordingId, acquiredAtMs: now },
+            ConditionExpression: 'recordingId = :holder',
+            ExpressionAttributeValues: { ':holder': lock.recordingId },
+          }),
+        );
+        return {};
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+    }
+    throw new ConcurrentUpdateError(`meeting ${meetingId}`);
+  }
+
+  /** The id of the recording holding a meeting's lock, if any (it may have just ended). */
+  async meetingLockHolder(tenantId: string, meetingId: string): Promise<string | undefined> {
+    const lock = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: meetingLockKey(tenantId, meetingId), ConsistentRead: true }))).Item;
+    return lock ? String(lock.recordingId) : undefined;
+  }
+
+  /** Releases the meeting lock if this recording holds it (idempotent). */
+  async releaseMeetingLock(recording: Pick<Recording, 'id' | 'tenantId' | 'meetingId'>): Promise<void> {
+    try {
+      await this.db.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: meetingLockKey(recording.tenantId, recording.meetingId),
+          ConditionExpression: 'recordingId = :id',
+          ExpressionAttributeValues: { ':id': recording.id },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+}
+
+/**
+ * A lock whose recording item does not exist is stale after this long: the creator crashed between taking
+ * the lock and writing the recording (which it does right after).
+ */
+const STALE_LOCK_MS = 30_000;
+
+export interface RecordingQuery {
+  index: TableIndexName;
+  partitionValue: string;
+  sortFrom?: string;
+  sortTo?: string;
+  filterStatus?: RecordingStatus;
+  limit: number;
+  startKey?: Record<string, unknown>;
 }

@@ -4,13 +4,24 @@
  */
 import { InvalidTransitionError } from './errors.ts';
 
-export const RECORDING_STATUSES = ['INVOKED', 'RECORDING', 'UPLOADING', 'UPLOADED', 'ERRORED'] as const;
+export const RECORDING_STATUSES = ['INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING', 'UPLOADED', 'ERRORED'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 
-/** What a client asked for; the recorder polls it (the control channel). */
-export type DesiredState = 'RECORDING' | 'STOPPED';
+/** What a client asked for; the recorder polls it (the control channel) and follows. */
+export type DesiredState = 'RECORDING' | 'PAUSED' | 'STOPPED';
 
-export type StopReason = 'api' | 'task_stopped';
+/**
+ * Why a recording stopped: `api` (a client's stop), `max_duration` (maxDurationSeconds reached),
+ * `task_stopped` (the recorder task was stopped from outside: ECS StopTask, Spot, a lost workflow).
+ */
+export const STOP_REASONS = ['api', 'max_duration', 'task_stopped'] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
+
+/** Statuses in which a recorder is at work and the meeting lock is held. */
+export const LIVE_STATUSES: readonly RecordingStatus[] = ['INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING'];
+
+/** 24 hours: the default and the ceiling for maxDurationSeconds. */
+export const DEFAULT_MAX_DURATION_SECONDS = 24 * 60 * 60;
 
 export interface RecordingFile {
   key: string;
@@ -32,6 +43,15 @@ export interface RecordingGap {
   offsetSeconds: number;
   durationSeconds: number;
   reason: string;
+}
+
+/** A span the recording was paused for; the file leaves it out. */
+export interface RecordingPause {
+  pausedAt: string;
+  /** Unset while the recording is still paused. */
+  resumedAt?: string;
+  /** Where the pause sits in the file, in seconds (the file continues there after the resume). */
+  offsetSeconds: number;
 }
 
 export interface RecordingError {
@@ -57,6 +77,12 @@ export interface Recording {
   stoppedAt?: string;
   uploadedAt?: string;
   stopReason?: StopReason;
+  /** The recorder stops by itself after this many seconds of wall time since it started recording. */
+  maxDurationSeconds: number;
+  /** When a client last asked to pause or resume (the API's clock); the recorder cuts there. */
+  pauseRequestedAt?: string;
+  resumeRequestedAt?: string;
+  pauses?: RecordingPause[];
   files?: RecordingFile[];
   gaps?: RecordingGap[];
   error?: RecordingError;
@@ -66,7 +92,8 @@ export interface Recording {
 
 const ALLOWED: Record<RecordingStatus, readonly RecordingStatus[]> = {
   INVOKED: ['RECORDING', 'ERRORED'],
-  RECORDING: ['UPLOADING', 'ERRORED'],
+  RECORDING: ['PAUSED', 'UPLOADING', 'ERRORED'],
+  PAUSED: ['RECORDING', 'UPLOADING', 'ERRORED'],
   UPLOADING: ['UPLOADED', 'ERRORED'],
   UPLOADED: [],
   ERRORED: [],
@@ -80,7 +107,7 @@ export function canTransition(from: RecordingStatus, to: RecordingStatus): boole
 
 /** Fields a transition may set besides the status. */
 export type TransitionPatch = Partial<
-  Pick<Recording, 'startedAt' | 'stoppedAt' | 'uploadedAt' | 'stopReason' | 'files' | 'gaps' | 'error' | 'metrics' | 'desiredState'>
+  Pick<Recording, 'startedAt' | 'stoppedAt' | 'uploadedAt' | 'stopReason' | 'pauses' | 'files' | 'gaps' | 'error' | 'metrics' | 'desiredState'>
 >;
 
 export interface PlannedTransition {
@@ -111,12 +138,20 @@ export function planTransition(current: Recording, to: RecordingStatus, patch: T
   };
 }
 
-export function newRecording(input: { id: string; tenantId: string; meetingId: string; meetingUrl: string; now: string }): Recording {
+export function newRecording(input: {
+  id: string;
+  tenantId: string;
+  meetingId: string;
+  meetingUrl: string;
+  now: string;
+  maxDurationSeconds?: number;
+}): Recording {
   return {
     id: input.id,
     tenantId: input.tenantId,
     meetingId: input.meetingId,
     meetingUrl: input.meetingUrl,
+    maxDurationSeconds: input.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS,
     status: 'INVOKED',
     desiredState: 'RECORDING',
     version: 1,
@@ -134,6 +169,7 @@ export function toPublicRecording(r: Recording) {
     meetingUrl: r.meetingUrl,
     status: r.status,
     sequence: r.sequence,
+    maxDurationSeconds: r.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     ...(r.startedAt && { startedAt: r.startedAt }),
@@ -141,6 +177,7 @@ export function toPublicRecording(r: Recording) {
     ...(r.stoppedAt && { stoppedAt: r.stoppedAt }),
     ...(r.uploadedAt && { uploadedAt: r.uploadedAt }),
     ...(r.stopReason && { stopReason: r.stopReason }),
+    ...(r.pauses?.length && { pauses: r.pauses }),
     ...(r.files && { files: r.files }),
     ...(r.gaps?.length && { gaps: r.gaps }),
     ...(r.error && { error: r.error }),

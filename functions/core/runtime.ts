@@ -4,6 +4,8 @@
  */
 import { createDocumentClient, createS3Client, createSfnClient } from './aws-clients.ts';
 import { ENV, intEnv, requireEnv } from './config.ts';
+import { IdempotencyStore } from './idempotency.ts';
+import { urlPolicyFromEnv } from './url-policy.ts';
 import { UploadManifestStore } from './media-upload.ts';
 import { RecordingRepository } from './recording-repository.ts';
 import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
@@ -34,6 +36,15 @@ export const downloadDeps = once(() => ({
   s3: createS3Client(),
   bucketName: requireEnv(ENV.bucketName),
   ttlSeconds: intEnv(ENV.downloadUrlTtlSeconds, 3600),
+  retentionDays: intEnv(ENV.mediaRetentionDays, 7),
+}));
+export const mediaDeps = once(() => ({
+  repository: recordingRepository(),
+  s3: createS3Client(),
+  bucketName: requireEnv(ENV.bucketName),
 }));
 export const credentialStore = once(() => new CredentialStore(createDocumentClient(), requireEnv(ENV.tableName)));
 export const authenticator = once(() => new Authenticator(credentialStore(), { cacheSeconds: cacheSecondsFromEnv() }));
+export const idempotencyStore = once(() => new IdempotencyStore(createDocumentClient(), requireEnv(ENV.tableName)));
+/** The SSRF policy for customer-supplied URLs (ALLOWED_HOSTS opens named hosts). */
+export const urlPolicy = once(() => urlPolicyFromEnv());

@@ -1,8 +1,31 @@
 /**
  * The table's key schema, written once: the CDK storage construct creates the table with it, local mode
- * creates the emulator's table with it, and the repository builds keys for it.
+ * creates the emulator's table with it, and the repositories build keys for it.
+ *
+ * One table holds every item kind, each in its own partition-key space:
+ * - `RECORDING#{id}`: the recording ('RECORDING') and its upload manifest ('UPLOAD')
+ * - `MEETING#{tenant}#{meetingId}` / 'ACTIVE': the meeting lock (at most one live recording per meeting)
+ * - `IDEMPOTENCY#{tenant}#{hash}` / 'REQUEST': a remembered POST (expires through the TTL attribute)
+ * - `APIKEY#...`, `TENANT#...`: credentials (functions/core/auth)
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
+
+/** The attribute DynamoDB's TTL deletes items by (epoch seconds). */
+export const TTL_ATTRIBUTE = 'expiresAtEpoch';
+
+/**
+ * Global secondary indexes, all projecting every attribute. Recording lists are served from them (never a
+ * scan), newest first: the sort key is `{createdAt}#{id}`.
+ * - byTenant: every recording of a tenant
+ * - byMeeting: the recordings of one meeting of a tenant
+ * - byStatus: the recordings of a tenant in one status (rewritten on each transition)
+ */
+export const TABLE_INDEXES = {
+  byTenant: { name: 'byTenant', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  byMeeting: { name: 'byMeeting', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
+  byStatus: { name: 'byStatus', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+} as const;
+export type TableIndexName = keyof typeof TABLE_INDEXES;
 
 /** Items of one recording share its partition: the recording itself ('RECORDING') and its upload manifest ('UPLOAD'). */
 export type RecordingItemKind = 'RECORDING' | 'UPLOAD';
@@ -11,8 +34,72 @@ export function recordingItemKey(recordingId: string, kind: RecordingItemKind = 
   return { [TABLE_KEYS.partitionKey]: `RECORDING#${recordingId}`, [TABLE_KEYS.sortKey]: kind };
 }
 
-/** An item as stored, without its key attributes. */
-export function withoutTableKeys(item: Record<string, unknown>): Record<string, unknown> {
-  const { [TABLE_KEYS.partitionKey]: _pk, [TABLE_KEYS.sortKey]: _sk, ...rest } = item;
-  return rest;
+/** Index partition keys for recording lists. */
+export const recordingIndexKeys = {
+  byTenant: (tenantId: string) => `TENANT#${tenantId}`,
+  byMeeting: (tenantId: string, meetingId: string) => `TENANT#${tenantId}#MEETING#${meetingId}`,
+  byStatus: (tenantId: string, status: string) => `TENANT#${tenantId}#STATUS#${status}`,
+};
+
+/** Index sort key: newest first when read backwards; the id makes it unique. */
+export const recordingIndexSortKey = (createdAt: string, id: string) => `${createdAt}#${id}`;
+
+/** The key and index attributes of a recording item, derived from the recording on every write. */
+export function recordingItemAttributes(r: { id: string; tenantId: string; meetingId: string; status: string; createdAt: string }): Record<string, string> {
+  const sortKey = recordingIndexSortKey(r.createdAt, r.id);
+  return {
+    ...recordingItemKey(r.id),
+    [TABLE_INDEXES.byTenant.partitionKey]: recordingIndexKeys.byTenant(r.tenantId),
+    [TABLE_INDEXES.byTenant.sortKey]: sortKey,
+    [TABLE_INDEXES.byMeeting.partitionKey]: recordingIndexKeys.byMeeting(r.tenantId, r.meetingId),
+    [TABLE_INDEXES.byMeeting.sortKey]: sortKey,
+    [TABLE_INDEXES.byStatus.partitionKey]: recordingIndexKeys.byStatus(r.tenantId, r.status),
+    [TABLE_INDEXES.byStatus.sortKey]: sortKey,
+  };
 }
+
+/** The meeting lock item's key. */
+export function meetingLockKey(tenantId: string, meetingId: string): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `MEETING#${tenantId}#${meetingId}`, [TABLE_KEYS.sortKey]: 'ACTIVE' };
+}
+
+const INTERNAL_ATTRIBUTES: readonly string[] = [
+  TABLE_KEYS.partitionKey,
+  TABLE_KEYS.sortKey,
+  TTL_ATTRIBUTE,
+  ...Object.values(TABLE_INDEXES).flatMap((i) => [i.partitionKey, i.sortKey]),
+];
+
+/** An item as stored, without its key, index and TTL attributes. */
+export function withoutTableKeys(item: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !INTERNAL_ATTRIBUTES.includes(name)));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Credentials (functions/core/auth): tenants and their API keys.
+// - `TENANT#{tenantId}` / 'TENANT': the tenant, with its token-signing secret
+// - `APIKEY#{keyId}` / 'APIKEY': one API key (its secret's hash only), found by the key id a key carries
+// - byTenant index partition `TENANT#{tenantId}#APIKEYS`: a tenant's keys, oldest first (recordings use
+//   `TENANT#{tenantId}` there; the suffix keeps the two lists apart)
+// ---------------------------------------------------------------------------------------------------------
+
+export function tenantItemKey(tenantId: string): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `TENANT#${tenantId}`, [TABLE_KEYS.sortKey]: 'TENANT' };
+}
+
+export function apiKeyItemKey(keyId: string): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `APIKEY#${keyId}`, [TABLE_KEYS.sortKey]: 'APIKEY' };
+}
+
+/** The key and index attributes of an API key item. */
+export function apiKeyItemAttributes(k: { keyId: string; tenantId: string; createdAt: string }): Record<string, string> {
+  return {
+    ...apiKeyItemKey(k.keyId),
+    [TABLE_INDEXES.byTenant.partitionKey]: apiKeyIndexKeys.byTenant(k.tenantId),
+    [TABLE_INDEXES.byTenant.sortKey]: `${k.createdAt}#${k.keyId}`,
+  };
+}
+
+export const apiKeyIndexKeys = {
+  byTenant: (tenantId: string) => `TENANT#${tenantId}#APIKEYS`,
+};

@@ -1,13 +1,18 @@
 /** POST /v1/recordings: accepts a recording (INVOKED) and starts its workflow. */
-import { DEFAULT_TENANT_ID } from '#core/config.ts';
+import { callerFrom } from '#core/caller.ts';
 import { httpHandler, json, parseJsonBody } from '#core/http.ts';
 import { toPublicRecording } from '#core/recording.ts';
 import { createRecording } from '#core/recording-service.ts';
-import { recordingRepository, workflowStarter } from '#core/runtime.ts';
+import { recordingRepository, urlPolicy, workflowStarter } from '#core/runtime.ts';
 import { CreateRecordingBody } from '#core/schemas.ts';
+import { checkUrlAllowed } from '#core/url-policy.ts';
 
 export const handler = httpHandler(async (event) => {
   const body = parseJsonBody(event, CreateRecordingBody);
-  const recording = await createRecording({ repository: recordingRepository(), workflow: workflowStarter() }, DEFAULT_TENANT_ID, body);
+  const recording = await createRecording(
+    { repository: recordingRepository(), workflow: workflowStarter(), checkUrl: (url) => checkUrlAllowed(url, urlPolicy()) },
+    callerFrom(event),
+    body,
+  );
   return json(201, toPublicRecording(recording), { location: `/v1/recordings/${recording.id}` });
 });

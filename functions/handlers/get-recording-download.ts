@@ -1,11 +1,13 @@
-/** GET /v1/recordings/{id}/download: a presigned, expiring URL for each file. */
-import { DEFAULT_TENANT_ID } from '#core/config.ts';
-import { httpHandler, json, pathParam } from '#core/http.ts';
+/** GET /v1/recordings/{id}/download?expiresIn=: a presigned, expiring URL for each file. */
+import { callerFrom } from '#core/caller.ts';
+import { httpHandler, json, parseQuery, pathParam } from '#core/http.ts';
 import { getRecording, presignDownloads } from '#core/recording-service.ts';
 import { downloadDeps, recordingRepository } from '#core/runtime.ts';
+import { DownloadQuery } from '#core/schemas.ts';
 
 export const handler = httpHandler(async (event) => {
-  const recording = await getRecording(recordingRepository(), DEFAULT_TENANT_ID, pathParam(event, 'id'));
-  const files = await presignDownloads(downloadDeps(), recording);
+  const query = parseQuery(event, DownloadQuery);
+  const recording = await getRecording(recordingRepository(), callerFrom(event), pathParam(event, 'id'));
+  const files = await presignDownloads(downloadDeps(), recording, query.expiresIn);
   return json(200, { recordingId: recording.id, files });
 });

@@ -1,11 +1,13 @@
-/** GET /v1/recordings/{id}: the recording, its status and (once UPLOADED) its files. */
-import { DEFAULT_TENANT_ID } from '#core/config.ts';
-import { httpHandler, json, pathParam } from '#core/http.ts';
+/** GET /v1/recordings/{id}: the recording's public state. */
+import { callerFrom } from '#core/caller.ts';
+import { httpHandler, json, parseQuery, pathParam } from '#core/http.ts';
 import { toPublicRecording } from '#core/recording.ts';
 import { getRecording } from '#core/recording-service.ts';
 import { recordingRepository } from '#core/runtime.ts';
+import { NoQuery } from '#core/schemas.ts';
 
 export const handler = httpHandler(async (event) => {
-  const recording = await getRecording(recordingRepository(), DEFAULT_TENANT_ID, pathParam(event, 'id'));
+  parseQuery(event, NoQuery);
+  const recording = await getRecording(recordingRepository(), callerFrom(event), pathParam(event, 'id'));
   return json(200, toPublicRecording(recording));
 });

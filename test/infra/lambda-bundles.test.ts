@@ -11,6 +11,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/config.ts';
+import { ROUTES, WORKFLOW_TASKS } from '../../functions/routes.ts';
 import { MeetingRecorderStack } from '../../lib/meeting-recorder-stack.ts';
 import { closedPort } from '../support/net.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -57,6 +58,8 @@ async function invoke(functionName: string, event: unknown): Promise<any> {
     [ENV.s3Endpoint]: process.env[ENV.s3Endpoint],
     [ENV.sfnEndpoint]: process.env[ENV.sfnEndpoint],
     [ENV.s3ForcePathStyle]: 'true',
+    // The test pages are served on loopback, which the SSRF policy refuses unless allowlisted.
+    [ENV.allowedHosts]: '127.0.0.1',
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'x',
     AWS_SECRET_ACCESS_KEY: 'x',
@@ -70,7 +73,7 @@ const httpEvent = (method: string, rawPath: string, pathParameters?: Record<stri
   routeKey: `${method} ${rawPath}`,
   rawPath,
   rawQueryString: '',
-  headers: { 'content-type': 'application/json' },
+  headers: { 'content-type': 'application/json', authorization: `Bearer ${t.stack.apiKey}` },
   pathParameters,
   body: body === undefined ? undefined : JSON.stringify(body),
   isBase64Encoded: false,
@@ -79,9 +82,9 @@ const httpEvent = (method: string, rawPath: string, pathParameters?: Record<stri
 
 describe('deployed Lambda bundles', () => {
   it('has one bundle per API route and workflow task', () => {
-    expect([...bundles.keys()].sort()).toEqual(
-      ['CreateRecordingFunction', 'GetRecordingDownloadFunction', 'GetRecordingFunction', 'MarkErroredFunction', 'MarkUploadedFunction', 'StopRecordingFunction'].sort(),
-    );
+    const pascal = (kebab: string) => kebab.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+    const expected = [...ROUTES.map((r) => r.handler), ...Object.values(WORKFLOW_TASKS)].map((h) => `${pascal(h)}Function`);
+    expect([...bundles.keys()].sort()).toEqual(expected.sort());
   });
 
   it('create-recording starts a real workflow, and get-recording reads it back', async () => {

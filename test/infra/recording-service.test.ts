@@ -310,9 +310,14 @@ describe('RecordingService', () => {
     };
 
     // Act + Assess
-    expect(actionsOf('CreateRecording')).toEqual(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'states:StartExecution']);
+    // POSTs: the idempotency record (Get/Put/Update/Delete); create also the meeting lock and the workflow.
+    const idempotent = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    expect(actionsOf('CreateRecording')).toEqual([...idempotent, 'states:StartExecution']);
+    for (const fn of ['StopRecording', 'PauseRecording', 'ResumeRecording', 'CreateToken']) expect(actionsOf(fn)).toEqual(idempotent);
     expect(actionsOf('GetRecording')).toEqual(['dynamodb:GetItem']);
-    expect(actionsOf('StopRecording')).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOf('GetActiveRecording')).toEqual(['dynamodb:GetItem']);
+    expect(actionsOf('ListRecordings')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(actionsOf('DeleteRecording')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:DeleteObject', 's3:ListBucket']);
     expect(actionsOf('GetRecordingDownload')).toEqual(['dynamodb:GetItem', 's3:GetObject']);
   });
 

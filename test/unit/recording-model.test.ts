@@ -7,7 +7,18 @@ const base = () => newRecording({ id: 'rec_000000000000000000000001', tenantId: 
 describe('recording state model', () => {
   it('allows exactly the documented transitions', () => {
     // Prepare
-    const allowed = new Set(['INVOKED>RECORDING', 'INVOKED>ERRORED', 'RECORDING>UPLOADING', 'RECORDING>ERRORED', 'UPLOADING>UPLOADED', 'UPLOADING>ERRORED']);
+    const allowed = new Set([
+      'INVOKED>RECORDING',
+      'INVOKED>ERRORED',
+      'RECORDING>PAUSED',
+      'RECORDING>UPLOADING',
+      'RECORDING>ERRORED',
+      'PAUSED>RECORDING',
+      'PAUSED>UPLOADING',
+      'PAUSED>ERRORED',
+      'UPLOADING>UPLOADED',
+      'UPLOADING>ERRORED',
+    ]);
     // Act
     const actual = RECORDING_STATUSES.flatMap((from) => RECORDING_STATUSES.filter((to) => canTransition(from, to)).map((to) => `${from}>${to}`));
     // Assess
