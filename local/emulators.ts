@@ -3,14 +3,24 @@
  * with their data under one folder so recordings survive a restart. CDK creates the table and bucket on
  * AWS; here `ensureResources` creates the same ones.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  ResourceInUseException,
+  ScanCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
-import { TABLE_INDEXES, TABLE_KEYS } from '#core/table-schema.ts';
+import { TABLE_INDEXES, TABLE_KEYS, recordingItemAttributes } from '#core/table-schema.ts';
 import S3rver from 's3rver';
 
 export interface Emulators {
@@ -103,18 +113,37 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
     );
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
-    // A data dir from an older version: add the indexes it lacks (existing items are indexed by the emulator).
+    // A data dir from an older version: the emulator cannot add indexes to a table (UpdateTable), so the
+    // table is rebuilt with them and its items copied over, recordings gaining their index attributes.
     const existing = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
     const have = new Set((existing.Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-    for (const index of indexes.filter((i) => !have.has(i.name))) {
+    if (indexes.some((i) => !have.has(i.name))) {
+      const items: Record<string, AttributeValue>[] = [];
+      let startKey: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await ddb.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }));
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      await ddb.send(new DeleteTableCommand({ TableName: tableName }));
       await ddb.send(
-        new UpdateTableCommand({
+        new CreateTableCommand({
           TableName: tableName,
+          BillingMode: 'PAY_PER_REQUEST',
           AttributeDefinitions: attributeDefinitions,
-          GlobalSecondaryIndexUpdates: [{ Create: indexDefinition(index) }],
+          KeySchema: [
+            { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
+          ],
+          GlobalSecondaryIndexes: indexes.map(indexDefinition),
         }),
       );
       await waitForActiveTable(ddb, tableName);
+      for (const raw of items) {
+        const item = unmarshall(raw);
+        const withIndexes = item[TABLE_KEYS.sortKey] === 'RECORDING' ? { ...item, ...recordingItemAttributes(item as never) } : item;
+        await ddb.send(new PutItemCommand({ TableName: tableName, Item: marshall(withIndexes, { removeUndefinedValues: true }) }));
+      }
     }
   }
   await ddb.send(new DescribeTableCommand({ TableName: tableName }));
