@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFlagsOrExit } from '../local/cli-args.ts';
 import { ChromiumBrowserSource } from '../recorder-image/src/browser-source.ts';
+import { parseAllowedHosts } from '../functions/core/url-policy.ts';
 import { waitForExit } from '../recorder-image/src/child-process.ts';
 import { startAvEnvironment } from '../recorder-image/src/display.ts';
 import { ProcessTreeCpu } from '../recorder-image/src/process-cpu.ts';
@@ -59,7 +60,9 @@ async function main() {
   const usage = new ProcessTreeCpu();
   const timer = setInterval(() => usage.sample(), 2000);
   const av = await startAvEnvironment({ width, height, workDir });
-  const browser = new ChromiumBrowserSource({ executablePath: '/usr/bin/chromium', display: av.display, pulseServer: av.pulseServer, width, height, workDir, loadTimeoutMs: 20_000 });
+  // The page under test is local: open its host (only it) in the SSRF policy.
+  const urlPolicy = { allowedHosts: parseAllowedHosts(new URL(String(flags.url)).host) };
+  const browser = new ChromiumBrowserSource({ executablePath: '/usr/bin/chromium', display: av.display, pulseServer: av.pulseServer, width, height, workDir, loadTimeoutMs: 20_000, urlPolicy });
   try {
     await browser.open(String(flags.url));
     const ffmpeg = spawn('ffmpeg', referenceFfmpegArgs({ ...av, width, height, out: String(flags.out), audioDelayMs: Number(flags['audio-delay-ms'] ?? 350) }), {

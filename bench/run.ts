@@ -57,7 +57,7 @@ function pickQuality(r: QualityReport): Scenario['quality'] {
 async function recordOurs(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
   const { width, height } = SIZES[resolution]!;
   const dataDir = mkdtempSync(join(workDir, 'stack-'));
-  const stack = await startLocalStack({ dataDir, port: 0, recorderEnv: { VIDEO_WIDTH: String(width), VIDEO_HEIGHT: String(height), VIDEO_FPS: String(FPS) } });
+  const stack = await startLocalStack({ dataDir, port: 0, allowedHosts: [new URL(pageUrl).host], recorderEnv: { VIDEO_WIDTH: String(width), VIDEO_HEIGHT: String(height), VIDEO_FPS: String(FPS) } });
   try {
     const api = new RecordingApiClient(stack.url, stack.apiKey);
     const created = await api.create(pageUrl, `bench-${resolution}-${seconds}`);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from '#core/aws-clients.ts';
 import { ENV } from '#core/config.ts';
+import { parseAllowedHosts } from '#core/url-policy.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
@@ -20,7 +21,7 @@ import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workfl
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
 import { DEMO_PAGE_HTML } from './demo-page.ts';
 import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
-import { LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
+import { answerClientError, LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
 import { localRecorderTasks, type LocalRecorderTasks } from './local-recorder-task.ts';
 import { LocalStepFunctions, type LocalTaskHandler } from './local-step-functions.ts';
 import { ensureLocalApiKey, LOCAL_TENANT_ID, removeLocalEndpoints, writeLocalEndpoints } from './local-credentials.ts';
@@ -32,6 +33,12 @@ export interface LocalStackOptions {
   port?: number;
   /** Extra recorder container variables (VIDEO_WIDTH, X264_PRESET, ...). */
   recorderEnv?: Record<string, string>;
+  /**
+   * SSRF allowlist entries (`host`, `host:port`, `*.domain`) opened besides public addresses, for the API
+   * and the recorders alike. The demo page's host (this server) is always open.
+   * @default []
+   */
+  allowedHosts?: readonly string[];
   /** Shortens the workflow's HeartbeatSeconds (for tests of lost recorders). */
   heartbeatSecondsOverride?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -65,6 +72,7 @@ export class MissingPrerequisitesError extends Error {}
 
 export async function startLocalStack(opts: LocalStackOptions): Promise<LocalStack> {
   const log = opts.log ?? (() => undefined);
+  parseAllowedHosts(opts.allowedHosts); // a bad allowlist entry fails before anything starts
   const missing = missingPrerequisites();
   if (missing.length) throw new MissingPrerequisitesError(describeMissing(missing));
 
@@ -94,8 +102,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   // Handlers hosted earlier in this process (a previous stack) built clients for old endpoints.
   resetRuntime();
 
+  const containerEnv: Record<string, string> = { ...awsEnv, VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30', ...opts.recorderEnv };
   const recorders = localRecorderTasks({
-    containerEnv: { ...awsEnv, VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30', ...opts.recorderEnv },
+    containerEnv,
     logDir: join(opts.dataDir, 'logs'),
   });
 
@@ -144,8 +153,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     }
     readBody(req, res, (body, tooLarge) => api.handle(req, res, body, tooLarge));
   });
+  server.on('clientError', answerClientError);
   await listen(server, opts.port ?? 8080);
   const url = `http://${HOST}:${(server.address() as AddressInfo).port}`;
+  // The SSRF allowlist, for the handlers and (like the task definition's variables) the recorders: the demo
+  // page's host and port, and what the caller opened. Set before the first request can arrive.
+  const allowedHosts = [new URL(url).host, ...(opts.allowedHosts ?? [])].map((e) => e.trim()).filter(Boolean).join(',');
+  process.env[ENV.allowedHosts] = allowedHosts;
+  containerEnv[ENV.allowedHosts] = allowedHosts;
   log('local stack ready', { url, dataDir: opts.dataDir });
 
   return {

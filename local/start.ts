@@ -12,7 +12,9 @@ async function main() {
   const port = Number(flags.port ?? process.env.PORT ?? 8080);
   let stack;
   try {
-    stack = await startLocalStack({ dataDir, port, log: (message, fields) => console.log(JSON.stringify({ message, ...fields })) });
+    // ALLOWED_HOSTS opens more hosts to the SSRF policy than the demo page's (e.g. a meeting app on your LAN).
+    const allowedHosts = (process.env.ALLOWED_HOSTS ?? '').split(',');
+    stack = await startLocalStack({ dataDir, port, allowedHosts, log: (message, fields) => console.log(JSON.stringify({ message, ...fields })) });
   } catch (err) {
     if (err instanceof MissingPrerequisitesError) {
       console.error(err.message);

@@ -9,6 +9,7 @@ export const RECORDER_ERROR_CODES = {
   page_http_error: 'The meeting page answered with an HTTP error status.',
   page_load_timeout: 'The meeting page did not finish loading in time.',
   page_unreachable: 'The meeting page could not be loaded.',
+  url_not_allowed: 'The meeting page (or a page it redirected to) is on a host the SSRF policy does not allow.',
   browser_failed: 'The browser could not be started or crashed.',
   display_failed: 'The virtual display or audio server could not be started.',
   encoder_failed: 'The encoder (ffmpeg) failed.',

@@ -1,11 +1,17 @@
 /**
  * The browser source: Debian's Chromium, full screen on the recording's X display, playing sound into its
  * PulseAudio sink. Capture starts only after the meeting page has loaded, so an error page is never recorded.
+ *
+ * Every HTTP(S) and WebSocket request of the browser goes through the recorder's egress proxy, which
+ * enforces the SSRF policy (see egress-proxy.ts); loopback is not exempt.
  */
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { join } from 'node:path';
 import { RecorderError } from './recorder-error.ts';
 import type { RecorderErrorCode } from '#core/recorder-errors.ts';
+import type { Resolver, UrlPolicy } from '#core/url-policy.ts';
+import { EGRESS_HEADER, EgressProxy, type EgressFailure } from './egress-proxy.ts';
+import type { Logger } from './log.ts';
 
 export interface BrowserSource {
   open(url: string): Promise<void>;
@@ -28,6 +34,12 @@ export interface ChromiumOptions {
   workDir: string;
   loadTimeoutMs: number;
   hostResolverRules?: string;
+  /** Which hosts the page and everything it loads may reach (enforced by the egress proxy). */
+  urlPolicy: UrlPolicy;
+  /** The proxy's resolver (tests inject one). @default the system resolver */
+  resolver?: Resolver;
+  /** Where refused requests are logged. */
+  log?: Logger;
   /** How often the page is asked to answer, and how long it may take before it counts as hung. */
   watchdogIntervalMs?: number;
   watchdogTimeoutMs?: number;
@@ -60,6 +72,34 @@ export function chromiumArgs(width: number, height: number): string[] {
   ];
 }
 
+/**
+ * Flags that send all of the browser's HTTP(S) and WebSocket traffic through the egress proxy. Without
+ * `<-loopback>` Chromium would bypass the proxy for localhost and 127.0.0.0/8. QUIC (HTTP/3, WebTransport)
+ * would go around an HTTP proxy over UDP, so it is off.
+ */
+export function egressProxyArgs(proxyUrl: string): string[] {
+  return [`--proxy-server=${proxyUrl}`, '--proxy-bypass-list=<-loopback>', '--disable-quic'];
+}
+
+/** The recording error for a meeting page whose connection the egress proxy refused or could not make. */
+export function egressFailureError(failure: EgressFailure): RecorderError {
+  switch (failure.kind) {
+    case 'blocked':
+      return new RecorderError('url_not_allowed', `The meeting page was not loaded: ${failure.detail}`);
+    case 'dns_failed':
+      return new RecorderError('page_dns_failed', `The meeting page could not be loaded: ${failure.detail}`);
+    case 'connection_refused':
+      return new RecorderError('page_connection_refused', `The meeting page could not be loaded: ${failure.detail}`);
+    case 'connect_timeout':
+      return new RecorderError('page_load_timeout', `The meeting page could not be loaded: ${failure.detail}`);
+    default:
+      return new RecorderError('page_unreachable', `The meeting page could not be loaded: ${failure.detail}`);
+  }
+}
+
+/** Chromium's errors for a proxy that refused or failed a CONNECT (or closed a plain request). */
+const PROXY_FAILURE = /ERR_TUNNEL_CONNECTION_FAILED|ERR_PROXY_|ERR_EMPTY_RESPONSE|ERR_CONNECTION_CLOSED|ERR_CONNECTION_RESET/;
+
 /** Maps a Chromium network error to a recording error code. */
 export function classifyNavigationError(message: string): RecorderErrorCode {
   if (/ERR_CONNECTION_REFUSED/.test(message)) return 'page_connection_refused';
@@ -71,6 +111,7 @@ export function classifyNavigationError(message: string): RecorderErrorCode {
 
 export class ChromiumBrowserSource implements BrowserSource {
   private readonly options: ChromiumOptions;
+  private proxy?: EgressProxy;
   private context?: BrowserContext;
   private page?: Page;
   private closing = false;
@@ -98,6 +139,7 @@ export class ChromiumBrowserSource implements BrowserSource {
 
   private async launch(): Promise<void> {
     const o = this.options;
+    this.proxy ??= await EgressProxy.start({ policy: o.urlPolicy, resolver: o.resolver, log: o.log });
     let context: BrowserContext;
     try {
       context = await chromium.launchPersistentContext(join(o.workDir, 'chromium-profile'), {
@@ -105,7 +147,11 @@ export class ChromiumBrowserSource implements BrowserSource {
         headless: false,
         viewport: null,
         ignoreDefaultArgs: ['--enable-automation'],
-        args: [...chromiumArgs(o.width, o.height), ...(o.hostResolverRules ? [`--host-resolver-rules=${o.hostResolverRules}`] : [])],
+        args: [
+          ...chromiumArgs(o.width, o.height),
+          ...egressProxyArgs(this.proxy.url),
+          ...(o.hostResolverRules ? [`--host-resolver-rules=${o.hostResolverRules}`] : []),
+        ],
         env: { ...process.env, DISPLAY: o.display, PULSE_SERVER: o.pulseServer },
         timeout: 30_000,
       });
@@ -121,6 +167,8 @@ export class ChromiumBrowserSource implements BrowserSource {
   /** Loads `url` in a fresh page of the current browser; an error page is never left on screen. */
   private async show(url: string): Promise<void> {
     const o = this.options;
+    const protocol = URL.canParse(url) ? new URL(url).protocol : 'an unparsable URL';
+    if (protocol !== 'http:' && protocol !== 'https:') throw new RecorderError('url_not_allowed', `The meeting URL must be http(s), not ${protocol}.`);
     const context = this.context!;
     const stale = context.pages();
     const page = await context.newPage();
@@ -129,12 +177,28 @@ export class ChromiumBrowserSource implements BrowserSource {
     // The kiosk window opened at launch, or the page that failed: only the new page stays.
     for (const old of stale) await old.close({ runBeforeUnload: false }).catch(() => undefined);
 
+    // The main document's last request (after redirects): through the proxy, its failure is a failed tunnel
+    // or a response the proxy made up, and the proxy knows why.
+    let documentUrl = url;
+    const onRequest = (request: Request) => {
+      if (request.isNavigationRequest() && request.frame() === page.mainFrame()) documentUrl = request.url();
+    };
+    page.on('request', onRequest);
     let response;
     try {
       response = await page.goto(url, { waitUntil: 'load', timeout: o.loadTimeoutMs });
     } catch (err) {
-      const message = (err as Error).message.split('\n')[0];
+      const message = (err as Error).message.split('\n')[0]!;
+      const failure = PROXY_FAILURE.test(message) ? this.proxy!.failureFor(documentUrl) : undefined;
+      if (failure) throw egressFailureError(failure);
       throw new RecorderError(classifyNavigationError(message), `The meeting page could not be loaded: ${message}`, { cause: err });
+    } finally {
+      page.off('request', onRequest);
+    }
+    // Only the proxy can set this header on a plain-http response (it strips it from upstream ones).
+    const egressKind = response && new URL(response.url()).protocol === 'http:' ? response.headers()[EGRESS_HEADER] : undefined;
+    if (egressKind) {
+      throw egressFailureError(this.proxy!.failureFor(response!.url()) ?? { kind: egressKind as EgressFailure['kind'], host: '', port: 0, detail: `${response!.url()} (${egressKind})` });
     }
     if (response && response.status() >= 400) {
       throw new RecorderError('page_http_error', `The meeting page answered HTTP ${response.status()} ${response.statusText()}.`);
@@ -197,5 +261,6 @@ export class ChromiumBrowserSource implements BrowserSource {
     this.closing = true;
     clearTimeout(this.watchdog);
     await this.context?.close().catch(() => undefined);
+    await this.proxy?.close();
   }
 }

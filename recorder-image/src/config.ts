@@ -4,6 +4,7 @@
  */
 import { tmpdir } from 'node:os';
 import { ENV, intEnv, requireEnv } from '#core/config.ts';
+import { urlPolicyFromEnv, type UrlPolicy } from '#core/url-policy.ts';
 
 export interface RecorderConfig {
   recordingId: string;
@@ -29,6 +30,8 @@ export interface RecorderConfig {
   uploadBufferMaxBytes: number;
   /** Chromium --host-resolver-rules (e.g. "MAP *.invalid ~NOTFOUND"); unset on AWS. */
   hostResolverRules?: string;
+  /** What the page may reach: ALLOWED_HOSTS opens named hosts; everything else must be public. */
+  urlPolicy: UrlPolicy;
 }
 
 export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): RecorderConfig {
@@ -49,6 +52,7 @@ export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): Record
     videoMaxBitrateKbps: intEnv('VIDEO_MAX_BITRATE_KBPS', 3000, env),
     pageHangTimeoutMs: intEnv('PAGE_HANG_TIMEOUT_MS', 10_000, env),
     hostResolverRules: env.CHROMIUM_HOST_RESOLVER_RULES || undefined,
+    urlPolicy: urlPolicyFromEnv(env),
     uploadBufferMaxBytes: intEnv('UPLOAD_BUFFER_MAX_BYTES', 256 * 1024 * 1024, env),
   };
 }

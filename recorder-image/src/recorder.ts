@@ -76,6 +76,8 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       loadTimeoutMs: config.pageLoadTimeoutMs,
       watchdogTimeoutMs: config.pageHangTimeoutMs,
       hostResolverRules: config.hostResolverRules,
+      urlPolicy: config.urlPolicy,
+      log,
     });
     // The encoder starts while the page loads: its inputs take ~1.5 s to open, and the file starts only
     // once both are open (INPUT_OPEN_ALLOWANCE_MS). A page that fails to load aborts the upload, so no file

@@ -30,7 +30,8 @@ export interface TestStack {
 
 export async function startTestStack(opts: Partial<LocalStackOptions> = {}): Promise<TestStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mr-test-'));
-  const stack = await startLocalStack({ dataDir, port: 0, ...opts });
+  // The suite's meeting pages are served on 127.0.0.1 (any port); SSRF tests use 127.0.0.2 and up as forbidden hosts.
+  const stack = await startLocalStack({ dataDir, port: 0, allowedHosts: ['127.0.0.1'], ...opts });
   const credentials = new CredentialStore(createDocumentClient(), stack.tableName);
   const api = new RecordingApiClient(stack.url, stack.apiKey);
   return {
