@@ -267,6 +267,19 @@ describe('lists come from the indexes, newest first, with an opaque cursor', () 
     expectProblem(await tenant.api.request('GET', `/v1/recordings?meetingId=odd&cursor=${page.body.nextCursor}`), 400, 'invalid_cursor');
   });
 
+  it("a scoped token lists only its meeting's recordings", async () => {
+    const minted = await tenant.api.request('POST', '/v1/tokens', { meetingId: 'odd', actions: ['read'] });
+    expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+    const token = tenant.api.withCredential(minted.body.token);
+    const res = await token.request('GET', '/v1/recordings?limit=100');
+    expect(res.status).toBe(200);
+    expect(ids(res.body.items)).toEqual(newestFirst(created.filter((r) => r.meetingId === 'odd')));
+    expectProblem(await token.request('GET', '/v1/recordings?meetingId=even'), 403, 'insufficient_permissions');
+    expectProblem(await token.request('GET', '/v1/meetings/even/active-recording'), 403, 'insufficient_permissions');
+    const writeOnly = await tenant.api.request('POST', '/v1/tokens', { meetingId: 'odd', actions: ['stop'] });
+    expectProblem(await tenant.api.withCredential(writeOnly.body.token).request('GET', '/v1/recordings'), 403, 'insufficient_permissions');
+  });
+
   it('a tenant lists only its own recordings', async () => {
     const mine = await all('meetingId=odd');
     expect(mine.every((r) => created.some((c) => c.id === r.id))).toBe(true);
@@ -295,7 +308,8 @@ describe('meeting lock and idempotency, with real recordings', () => {
 
     await acme.api.waitFor(id, ['RECORDING'], 60_000);
     expect((await acme.api.stop(id)).status).toBe(202);
-    expect((await acme.api.waitFor(id, ['UPLOADED'], 60_000)).status).toBe('UPLOADED');
+    const ended = await acme.api.waitFor(id, ['UPLOADED'], 60_000);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('UPLOADED');
     expectProblem(await acme.api.request('GET', `/v1/meetings/${meetingId}/active-recording`), 404, 'no_active_recording');
     // The lock went with the recording: the meeting can be recorded again.
     const again = await acme.api.request('POST', '/v1/recordings', { meetingUrl: t.stack.demoUrl, meetingId, maxDurationSeconds: 60 });
@@ -324,9 +338,9 @@ describe('meeting lock and idempotency, with real recordings', () => {
     // The same key with another body: 422; a later replay of the original still answers the first response.
     const reused = await acme.api.request('POST', '/v1/recordings', { ...body, maxDurationSeconds: 30 }, { 'idempotency-key': `idem-${meetingId}` });
     expectProblem(reused, 422, 'idempotency_key_reused');
-    // The same key from another tenant is another key.
-    const foreign = await other.api.request('POST', '/v1/recordings', { ...body, meetingUrl: 'http://169.254.169.254/' }, { 'idempotency-key': `idem-${meetingId}` });
-    expect(foreign.status).not.toBe(422);
+    // The same key from another tenant is another key: its (invalid) request runs, it is not a reuse.
+    const foreign = await other.api.request('POST', '/v1/recordings', { ...body, maxDurationSeconds: 0 }, { 'idempotency-key': `idem-${meetingId}` });
+    expectProblem(foreign, 400, 'validation_failed');
     const id = [...ids][0]!;
     await acme.api.waitFor(id, ['RECORDING'], 60_000);
     // A stop with a key, replayed: the second answer is the first (202), not 409 stop_in_progress.
