@@ -1,15 +1,16 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { ROUTES } from '../functions/routes.ts';
+import { CREDENTIAL_PARTITION_PREFIXES } from '../functions/core/table-schema.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
 import { ENV } from '../functions/core/config.ts';
 import { HouseFunction } from './house-function.ts';
@@ -18,7 +19,8 @@ import type { TableAction } from './house-function.ts';
 
 /**
  * JSON access log with HTTP API context variables only (the REST API default format uses variables HTTP APIs
- * lack). `caller` is the SigV4 principal under IAM authorization.
+ * lack). `caller` and `user` are set only under an IAM `defaultAuthorizer`; API keys and tokens are checked in
+ * the functions, which log their principal (never a secret).
  */
 const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   JSON.stringify({
@@ -84,8 +86,10 @@ export interface RecordingApiProps {
    */
   readonly routes?: readonly RouteDefinition[];
   /**
-   * Authorizer applied to every route.
-   * @default HttpIamAuthorizer (callers sign requests with SigV4) until API keys arrive
+   * An extra API Gateway authorizer in front of every route. Every function authenticates API keys and
+   * scoped tokens itself (functions/core/auth/middleware.ts) whatever this is. With an IAM authorizer here,
+   * callers sign with SigV4 and send their API key in `x-api-key`.
+   * @default HttpNoneAuthorizer: API keys and tokens only
    */
   readonly defaultAuthorizer?: apigwv2.IHttpRouteAuthorizer;
   /**
@@ -124,7 +128,7 @@ export class RecordingApi extends Construct {
 
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'Meeting recorder API',
-      defaultAuthorizer: props.defaultAuthorizer ?? new HttpIamAuthorizer(),
+      defaultAuthorizer: props.defaultAuthorizer ?? new apigwv2.HttpNoneAuthorizer(),
       // The stage is created below, so it can carry throttling and access logs.
       createDefaultStage: false,
     });
@@ -150,6 +154,7 @@ export class RecordingApi extends Construct {
         logRetention,
       });
       fn.bindTable(props.table, access.table);
+      grantCredentialReads(fn, props.table);
       fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
       if (access.listRecordings) grantRecordingMedia(fn, props.bucket, []);
       fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
@@ -164,6 +169,19 @@ export class RecordingApi extends Construct {
     }
     this.functions = functions;
   }
+}
+
+/**
+ * Authentication (every route) reads API key and tenant items, and nothing else, whatever the route's own
+ * grants are: GetItem limited by dynamodb:LeadingKeys to the credential partitions.
+ */
+function grantCredentialReads(fn: HouseFunction, table: dynamodb.ITable): void {
+  iam.Grant.addToPrincipal({
+    grantee: fn,
+    actions: ['dynamodb:GetItem'],
+    resourceArns: [table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': CREDENTIAL_PARTITION_PREFIXES.map((prefix) => `${prefix}*`) } },
+  });
 }
 
 function pascalCase(kebab: string): string {

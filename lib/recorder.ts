@@ -39,6 +39,12 @@ export interface RecorderProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * SSRF allowlist (`host`, `host:port`, `*.domain`): hosts the meeting page may reach although they resolve
+   * to loopback, private or link-local addresses. Set as the container's ALLOWED_HOSTS.
+   * @default - none: the page reaches public addresses only
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /** Video settings baked into the task definition; the recorder reads them from its environment. */
@@ -131,6 +137,7 @@ export class Recorder extends Construct {
         [ENV.tableName]: props.table.tableName,
         [ENV.bucketName]: props.bucket.bucketName,
         ...VIDEO_ENVIRONMENT,
+        ...(props.allowedHosts?.length ? { [ENV.allowedHosts]: props.allowedHosts.join(',') } : {}),
       },
     });
 

@@ -69,7 +69,7 @@ export interface RecordingServiceProps {
  * custom domains).
  */
 export class RecordingService extends Construct {
-  /** The HTTP API. Every route needs SigV4-signed requests (IAM authorization). */
+  /** The HTTP API. Every route needs an API key or a scoped token (checked in the functions: functions/core/auth). */
   public readonly api: apigwv2.HttpApi;
   /** Base URL of the API. */
   public readonly apiUrl: string;

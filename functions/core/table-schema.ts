@@ -83,12 +83,15 @@ export function withoutTableKeys(item: Record<string, unknown>): Record<string, 
 //   `TENANT#{tenantId}` there; the suffix keeps the two lists apart)
 // ---------------------------------------------------------------------------------------------------------
 
+/** The partition-key prefixes of credential items (the API functions' authentication may read only these). */
+export const CREDENTIAL_PARTITION_PREFIXES = ['TENANT#', 'APIKEY#'] as const;
+
 export function tenantItemKey(tenantId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `TENANT#${tenantId}`, [TABLE_KEYS.sortKey]: 'TENANT' };
+  return { [TABLE_KEYS.partitionKey]: `${CREDENTIAL_PARTITION_PREFIXES[0]}${tenantId}`, [TABLE_KEYS.sortKey]: 'TENANT' };
 }
 
 export function apiKeyItemKey(keyId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `APIKEY#${keyId}`, [TABLE_KEYS.sortKey]: 'APIKEY' };
+  return { [TABLE_KEYS.partitionKey]: `${CREDENTIAL_PARTITION_PREFIXES[1]}${keyId}`, [TABLE_KEYS.sortKey]: 'APIKEY' };
 }
 
 /** The key and index attributes of an API key item. */

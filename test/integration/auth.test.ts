@@ -74,6 +74,7 @@ describe('requests without valid credentials: 401 problem+json', () => {
     ['a garbage bearer', { authorization: 'Bearer hello' }],
     ['an empty bearer', { authorization: 'Bearer ' }],
     ['Basic auth', { authorization: `Basic ${Buffer.from('user:pass').toString('base64')}` }],
+    ['a SigV4 Authorization header alone', { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/execute-api/aws4_request, Signature=abc' }],
     ['a malformed API key', { authorization: 'Bearer mr_nothex_short' }],
     ['a well-formed key that does not exist', { authorization: `Bearer mr_0123456789abcdef_${'A'.repeat(43)}` }],
     ['a token in x-api-key', { 'x-api-key': 'a.b.c' }],
@@ -111,11 +112,14 @@ describe('requests without valid credentials: 401 problem+json', () => {
 });
 
 describe('API keys', () => {
-  it('work as a bearer and as x-api-key', async () => {
+  it('work as a bearer, as x-api-key, and in x-api-key behind another Authorization scheme', async () => {
     const recording = await seed('acme', 'room-1');
     expect((await acme.api.get(recording.id)).status).toBe(200);
     const viaHeader = await acme.api.withCredential(undefined).request('GET', `/v1/recordings/${recording.id}`, undefined, { 'x-api-key': acme.apiKey });
     expect(viaHeader.status).toBe(200);
+    const sigv4 = `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=abc`;
+    const behindIam = await acme.api.withCredential(undefined).request('GET', `/v1/recordings/${recording.id}`, undefined, { authorization: sigv4, 'x-api-key': acme.apiKey });
+    expect(behindIam.status).toBe(200);
     const lowercase = await acme.api.withCredential(undefined).request('GET', `/v1/recordings/${recording.id}`, undefined, { authorization: `bearer ${acme.apiKey}` });
     expect(lowercase.status).toBe(200);
   });

@@ -1,8 +1,10 @@
 /**
  * Turns the credentials on a request into a Caller, or throws a 401 AppError.
  *
- * Accepted: `Authorization: Bearer <API key or scoped token>`, or `x-api-key: <API key>`. Both headers on
- * one request are refused unless they carry the same key (an ambiguous request is never guessed at).
+ * Accepted: `Authorization: Bearer <API key or scoped token>`, or `x-api-key: <API key>`. A Bearer and an
+ * x-api-key on one request are refused unless they carry the same key (an ambiguous request is never guessed
+ * at); an Authorization header with another scheme (SigV4 for an IAM authorizer in front) is left to that
+ * layer when x-api-key is present.
  *
  * Lookups are cached per container for `cacheSeconds` (positive results only: an unknown key always reads
  * the table). A revoked key or a rotated token secret therefore stops working within `cacheSeconds` on a
@@ -119,8 +121,10 @@ function credentialFrom(headers: Headers): string {
   let bearer: string | undefined;
   if (authorization !== undefined) {
     const m = BEARER.exec(authorization);
-    if (!m) throw new UnauthenticatedError("The Authorization header must be 'Bearer <API key or token>'.");
-    bearer = m[1]!;
+    // Another scheme in Authorization belongs to a layer in front (e.g. SigV4 for an IAM authorizer); the
+    // key then comes in x-api-key.
+    if (m) bearer = m[1]!;
+    else if (apiKeyHeader === undefined) throw new UnauthenticatedError("The Authorization header must be 'Bearer <API key or token>'.");
   }
   if (bearer !== undefined && apiKeyHeader !== undefined && bearer !== apiKeyHeader) {
     throw new UnauthenticatedError('Send credentials in one header: Authorization or x-api-key, not both.');
