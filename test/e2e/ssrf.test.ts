@@ -5,7 +5,8 @@
  * so a page that reached it could read them, and it counts every TCP connection it gets.
  *
  * - A meeting page that loads an iframe, images (http and https), fetches (in odd address spellings) and a
- *   websocket from it records normally, and the credentials server gets no connection at all.
+ *   websocket from it records normally, and the credentials server gets no connection at all (nor can the
+ *   page fetch a file: URL).
  * - A meeting URL that redirects to it ends ERRORED `url_not_allowed` without a file; again no connection.
  * - The API refuses such URLs up front (422 `url_not_allowed`).
  */
@@ -69,6 +70,7 @@ attempt('fetch', fetch('${c}/v2/credentials/fetch').then((r) => r.text()));
 attempt('fetchDecimal', fetch('http://2130706434:${p}/v2/credentials/decimal').then((r) => r.text())); // 127.0.0.2
 attempt('fetchMapped', fetch('http://[::ffff:127.0.0.2]:${p}/v2/credentials/mapped').then((r) => r.text()));
 attempt('fetchHttps', fetch('https://127.0.0.2:${p}/v2/credentials/https').then((r) => r.text()));
+attempt('fetchFile', fetch('file:///etc/hostname').then((r) => r.text()));
 attempt('websocket', new Promise((resolve, reject) => {
   const ws = new WebSocket('ws://127.0.0.2:${p}/ws');
   ws.onopen = () => resolve('open');
@@ -150,6 +152,7 @@ describe('SSRF: a page cannot reach the credentials endpoint', () => {
       fetchDecimal: expect.stringMatching(/^failed/),
       fetchMapped: expect.stringMatching(/^failed/),
       fetchHttps: expect.stringMatching(/^failed/),
+      fetchFile: expect.stringMatching(/^failed/),
       websocket: 'failed: error',
     });
     // The refusals came from the egress proxy (not from something else in the browser), for every route.
