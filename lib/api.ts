@@ -81,6 +81,11 @@ export interface RecordingApiProps {
    */
   readonly mediaRetentionDays?: number;
   /**
+   * SSRF allowlist (`host`, `host:port`, `*.domain`) for the meeting URLs the API accepts. Set as ALLOWED_HOSTS.
+   * @default - none: meeting URLs must resolve to public addresses
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
    * Routes to serve; each handler module must have an access entry.
    * @default ROUTES from functions/routes.ts
    */
@@ -158,6 +163,7 @@ export class RecordingApi extends Construct {
       fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
       if (access.listRecordings) grantRecordingMedia(fn, props.bucket, []);
       fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
+      if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
       fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);
 
       this.httpApi.addRoutes({

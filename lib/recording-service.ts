@@ -1,4 +1,4 @@
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Token, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -7,6 +7,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { parseAllowedHosts } from '../functions/core/url-policy.ts';
 import { RecordingApi } from './api.ts';
 import { Network } from './network.ts';
 import { Recorder } from './recorder.ts';
@@ -59,6 +60,13 @@ export interface RecordingServiceProps {
    * @default { burstLimit: 50, rateLimit: 20 }
    */
   readonly apiThrottle?: apigwv2.ThrottleSettings;
+  /**
+   * SSRF allowlist: hosts that meeting URLs, and everything their pages load in the recorder's browser, may
+   * reach although they resolve to loopback, private or link-local addresses. Entries are `host` (any port),
+   * `host:port` or `*.example.com` (subdomains). Everything else must resolve to public addresses.
+   * @default [] - public addresses only
+   */
+  readonly allowedHosts?: readonly string[];
 }
 
 /**
@@ -98,6 +106,8 @@ export class RecordingService extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.network = new Network(this, 'Network', { vpc: props.vpc, recorderSubnets: props.recorderSubnets });
+    // A bad allowlist entry fails the synth, not the first recording.
+    parseAllowedHosts((props.allowedHosts ?? []).filter((entry) => !Token.isUnresolved(entry)));
     this.recorder = new Recorder(this, 'Recorder', {
       vpc: this.network.vpc,
       table: this.storage.table,
@@ -105,6 +115,7 @@ export class RecordingService extends Construct {
       cpu: props.recorderCpu,
       memoryMiB: props.recorderMemoryMiB,
       cpuArchitecture: props.cpuArchitecture,
+      allowedHosts: props.allowedHosts,
       logRetention: props.logRetention,
     });
     this.workflow = new Workflow(this, 'Workflow', {
@@ -121,6 +132,8 @@ export class RecordingService extends Construct {
       table: this.storage.table,
       bucket: this.storage.bucket,
       stateMachine: this.workflow.stateMachine,
+      allowedHosts: props.allowedHosts,
+      mediaRetentionDays: props.retentionDays,
       throttle: props.apiThrottle,
       logRetention: props.logRetention,
     });
