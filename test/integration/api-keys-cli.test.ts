@@ -136,6 +136,29 @@ describe('api-keys against a stopped local mode', () => {
     }
   });
 
+  it("replaces local mode's own key at the next start once it is revoked", async () => {
+    // Prepare: local mode ran once; its key is revoked while it is stopped
+    const dataDir = tempDir();
+    const first = await startLocalStack({ dataDir, port: 0 });
+    await first.stop();
+    const revoked = await cli(['revoke', first.apiKey.slice(3, 19), '--data-dir', dataDir]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+
+    // Act
+    const second = await startLocalStack({ dataDir, port: 0 });
+    try {
+      // Assess: a new, working key, saved with mode 0600; the old one is refused
+      expect(second.apiKeyCreated).toBe(true);
+      expect(second.apiKey).not.toBe(first.apiKey);
+      expect(readSavedApiKey(dataDir)).toBe(second.apiKey);
+      expect(statSync(apiKeyPath(dataDir)).mode & 0o777).toBe(0o600);
+      expect(await statusWith(second, second.apiKey)).toBe(200);
+      expect(await statusWith(second, first.apiKey)).toBe(401);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('says what to do when there is no local data', async () => {
     const result = await cli(['list', '--tenant', 'acme', '--data-dir', join(tempDir(), 'never-started')]);
     expect(result.code).toBe(1);
