@@ -6,6 +6,8 @@
  * - The first request with a key claims it with a conditional PutItem (IN_PROGRESS) and runs.
  * - A 2xx answer is stored (COMPLETED) and replayed to every later request with that key, marked
  *   `Idempotent-Replayed: true`. An error answer is not stored: the claim is dropped so the client can retry.
+ *   Nor is an answer marked `Cache-Control: no-store` (a minted token): secrets are not kept in the table,
+ *   and such a route must be safe to run twice.
  * - A request that arrives while the first still runs waits for its answer (up to WAIT_MS), then gets
  *   409 `idempotency_in_progress`.
  * - The same key with a different request (method, path or body) gets 422 `idempotency_key_reused`.
@@ -164,7 +166,8 @@ export function idempotency(store: () => IdempotencyStore): MiddlewareObj<HttpEv
     after: async (request) => {
       const mine = claimed.get(request);
       if (!mine || !request.response) return;
-      if (request.response.statusCode >= 200 && request.response.statusCode < 300) {
+      const noStore = /\bno-store\b/i.test(request.response.headers?.['cache-control'] ?? '');
+      if (request.response.statusCode >= 200 && request.response.statusCode < 300 && !noStore) {
         await store().complete(mine.tenantId, mine.key, request.response);
       } else {
         await store().release(mine.tenantId, mine.key);
