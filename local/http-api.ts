@@ -3,7 +3,8 @@
  * against the same route table the CDK app deploys, and calls the same handler module.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { RouteNotFoundError } from '#core/errors.ts';
 import { problem, titleFor, type HttpResult } from '#core/http.ts';
@@ -76,6 +77,32 @@ export class LocalHttpApi {
     }
     return undefined;
   }
+}
+
+/**
+ * Answers a request that Node's HTTP parser refused before any handler saw it (request line and headers over
+ * the 16 KiB limit, bytes not allowed in a URL or header, a request that took too long to arrive) with
+ * problem+json, as every other answer is, instead of Node's bare status line. For the server's 'clientError'.
+ */
+export function answerClientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  const code = err.code ?? '';
+  if (!socket.writable || inFlight?.headersSent || !(code.startsWith('HPE_') || code === 'ERR_HTTP_REQUEST_TIMEOUT')) {
+    socket.destroy();
+    return;
+  }
+  const [status, problemCode, detail] =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'request_header_too_large', 'The request line and headers exceed 16 KiB.']
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'The request did not arrive in time.']
+        : [400, 'malformed_request', 'The request is not valid HTTP/1.1 (for example, bytes a URL or header may not contain).'];
+  const { body } = problem(status, problemCode, STATUS_CODES[status] ?? 'Error', detail);
+  // An answer to HEAD has no body (the client would take it for the start of another answer).
+  const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${head ? '' : body}`,
+  );
 }
 
 function toEvent(
