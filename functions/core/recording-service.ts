@@ -219,7 +219,8 @@ function decodeCursor(cursor: string, index: TableIndexName, partitionValue: str
     !key ||
     typeof key !== 'object' ||
     Object.keys(key).length !== expected.length ||
-    !expected.every((name) => typeof key[name] === 'string' && (key[name] as string).length <= 512) ||
+    // Non-empty: DynamoDB refuses empty key values (a forged cursor must be a 400, never a 500).
+    !expected.every((name) => typeof key[name] === 'string' && (key[name] as string).length > 0 && (key[name] as string).length <= 512) ||
     key[def.partitionKey] !== partitionValue
   ) {
     throw new InvalidCursorError();
