@@ -21,6 +21,11 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', path: '/v1/recordings/{id}/download', handler: 'get-recording-download' },
   { method: 'GET', path: '/v1/meetings/{meetingId}/active-recording', handler: 'get-active-recording' },
   { method: 'POST', path: '/v1/tokens', handler: 'create-token' },
+  { method: 'POST', path: '/v1/webhooks', handler: 'create-webhook' },
+  { method: 'GET', path: '/v1/webhooks', handler: 'list-webhooks' },
+  { method: 'DELETE', path: '/v1/webhooks/{webhookId}', handler: 'delete-webhook' },
+  { method: 'GET', path: '/v1/webhooks/{webhookId}/deliveries', handler: 'list-webhook-deliveries' },
+  { method: 'POST', path: '/v1/webhooks/{webhookId}/test', handler: 'test-webhook' },
   { method: 'GET', path: '/v1/openapi.json', handler: 'get-openapi' },
 ];
 

@@ -4,6 +4,7 @@
  *   DynamoDB, S3          -> dynalite, s3rver over HTTP (data under dataDir)
  *   Step Functions        -> LocalStepFunctions running the same ASL
  *   ECS RunTask (Fargate) -> the recorder program as a local process, same environment contract
+ *   Streams, EventBridge, SQS -> the same outbox publisher, a local bus and delivery queue (local-events.ts)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +16,12 @@ import { parseAllowedHosts } from '#core/url-policy.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
-import { credentialStore, resetRuntime, salvageDeps } from '#core/runtime.ts';
+import { credentialStore, resetRuntime, salvageDeps, useWebhookDelivery, webhookDeliverer } from '#core/runtime.ts';
+import { OutboxPublisher } from '#core/outbox.ts';
+import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern, type RecordingStatusChangedDetail } from '#core/recording-events.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '#core/webhooks/retry-policy.ts';
+import type { WebhookClock } from '#core/webhooks/webhook-deliverer.ts';
+import { LocalDeliveryQueue, LocalEventBus, OutboxLoop } from './local-events.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
 import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
@@ -41,6 +47,13 @@ export interface LocalStackOptions {
   allowedHosts?: readonly string[];
   /** Shortens the workflow's HeartbeatSeconds (for tests of lost recorders). */
   heartbeatSecondsOverride?: number;
+  /** The `source` of status events on the bus. @default 'meeting-recorder' */
+  eventSource?: string;
+  /** How often the outbox is polled (the emulator has no streams). @default 250 */
+  outboxIntervalMs?: number;
+  /** Webhook retry timing (tests shorten it); and the deliverer's clock. @default DEFAULT_RETRY_POLICY */
+  webhookRetryPolicy?: Partial<RetryPolicy>;
+  webhookClock?: WebhookClock;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -53,6 +66,12 @@ export interface LocalStack {
   stepFunctions: LocalStepFunctions;
   recorders: LocalRecorderTasks;
   repository: RecordingRepository;
+  /** The custom event bus: add rules (EventBridge patterns) to receive status events. */
+  eventBus: LocalEventBus;
+  /** The outbox publisher's loop (pause it to act out a crashed publisher). */
+  outbox: OutboxLoop;
+  /** The webhook delivery queue (in memory) and its dead letters. */
+  webhookQueue: LocalDeliveryQueue;
   /** Tenant `local`'s API key (also in `<dataDir>/api-key`): what clients send as `Authorization: Bearer`. */
   apiKey: string;
   /** True when this start created `apiKey` (a new data dir, or the saved key was revoked). */
@@ -101,6 +120,14 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   process.env[ENV.authCacheSeconds] = '0';
   // Handlers hosted earlier in this process (a previous stack) built clients for old endpoints.
   resetRuntime();
+  // Webhook attempts go to an in-process queue instead of SQS (same deliverer, same retry code).
+  const webhookQueue = new LocalDeliveryQueue({ log });
+  useWebhookDelivery({
+    scheduler: webhookQueue,
+    deadLetters: webhookQueue,
+    policy: { ...DEFAULT_RETRY_POLICY, ...opts.webhookRetryPolicy },
+    clock: opts.webhookClock,
+  });
 
   const containerEnv: Record<string, string> = { ...awsEnv, VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30', ...opts.recorderEnv };
   const recorders = localRecorderTasks({
@@ -161,6 +188,22 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const allowedHosts = [new URL(url).host, ...(opts.allowedHosts ?? [])].map((e) => e.trim()).filter(Boolean).join(',');
   process.env[ENV.allowedHosts] = allowedHosts;
   containerEnv[ENV.allowedHosts] = allowedHosts;
+
+  // Status events: the outbox (written by every transition, here or in a recorder process) -> the bus ->
+  // the webhook rule -> deliveries. Built after ALLOWED_HOSTS is set: the deliverer checks webhook URLs.
+  const eventSource = opts.eventSource ?? DEFAULT_EVENT_SOURCE;
+  const eventBus = new LocalEventBus({ account: LOCAL_ACCOUNT, region: LOCAL_REGION });
+  webhookQueue.bind(webhookDeliverer());
+  eventBus.addRule({
+    name: 'webhook-fan-out',
+    pattern: webhookFanOutPattern(eventSource),
+    target: async (event) => void (await webhookDeliverer().fanOut(event.detail as RecordingStatusChangedDetail)),
+  });
+  const outbox = new OutboxLoop(new OutboxPublisher({ db: createDocumentClient(), tableName: LOCAL_TABLE, sink: eventBus, source: eventSource }), {
+    intervalMs: opts.outboxIntervalMs,
+    log,
+  });
+  outbox.start();
   log('local stack ready', { url, dataDir: opts.dataDir });
 
   return {
@@ -170,6 +213,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     stepFunctions,
     recorders,
     repository,
+    eventBus,
+    outbox,
+    webhookQueue,
     apiKey,
     apiKeyCreated,
     tenantId: LOCAL_TENANT_ID,
@@ -181,6 +227,9 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       await stepFunctions.settled(10_000);
       stepFunctions.stopAll();
       await Promise.all([close(server), close(sfnServer)]);
+      await outbox.stop();
+      await webhookQueue.stop();
+      useWebhookDelivery(undefined);
       removeLocalEndpoints(opts.dataDir);
       await emulators.stop();
     },
@@ -194,7 +243,7 @@ async function endOrphanedRecordings(repository: RecordingRepository, log: NonNu
   do {
     const page = await db.send(new ScanCommand({ TableName: LOCAL_TABLE, ExclusiveStartKey: startKey }));
     for (const item of (page.Items ?? []) as Recording[]) {
-      if (item.id && !TERMINAL_STATUSES.includes(item.status)) {
+      if (item.id?.startsWith('rec_') && !TERMINAL_STATUSES.includes(item.status)) {
         await failRecording(repository, item.id, { Error: 'States.HeartbeatTimeout', Cause: 'Local mode was restarted while this recording was live.' }, salvageDeps());
         log('ended orphaned recording', { recordingId: item.id });
       }

@@ -6,6 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { ENV } from './config.ts';
 
 type Env = NodeJS.ProcessEnv;
@@ -32,4 +34,12 @@ export function createS3Client(env: Env = process.env, retries: 'sdk' | 'caller'
 
 export function createSfnClient(env: Env = process.env): SFNClient {
   return new SFNClient({ endpoint: endpoint(env, ENV.sfnEndpoint), maxAttempts: 5 });
+}
+
+export function createEventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({ maxAttempts: 5 });
+}
+
+export function createSqsClient(): SQSClient {
+  return new SQSClient({ maxAttempts: 5 });
 }

@@ -20,6 +20,12 @@ export const ENV = {
   allowedHosts: 'ALLOWED_HOSTS',
   /** Seconds a Lambda container remembers a found API key or tenant (the revocation delay); 0 disables. */
   authCacheSeconds: 'AUTH_CACHE_SECONDS',
+  /** The custom bus status events go to (functions/core/outbox.ts), and their `source`. */
+  eventBusName: 'EVENT_BUS_NAME',
+  eventSource: 'EVENT_SOURCE',
+  /** Webhook delivery: the queue attempts are scheduled on, and the dead-letter queue (functions/core/webhooks). */
+  webhookQueueUrl: 'WEBHOOK_QUEUE_URL',
+  webhookDlqUrl: 'WEBHOOK_DLQ_URL',
 } as const;
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {

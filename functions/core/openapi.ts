@@ -23,6 +23,15 @@ import {
   RecordingSchema,
 } from './schemas.ts';
 import { ROUTES, type RouteDefinition } from '../routes.ts';
+import {
+  CreatedWebhookSchema,
+  CreateWebhookBody,
+  DeliveryListSchema,
+  DeliverySchema,
+  ListDeliveriesQuery,
+  WEBHOOK_ID_PATTERN,
+  WebhookListSchema,
+} from './webhooks/webhook-schemas.ts';
 
 export const OPENAPI_VERSION = '3.1.1';
 /** The version of the API contract (the paths carry its major version). */
@@ -64,6 +73,9 @@ export const ERROR_CODES = {
   recording_not_uploaded: { status: 409, meaning: 'The files can be downloaded once the recording is UPLOADED (or ERRORED with partial files).' },
   idempotency_in_progress: { status: 409, meaning: 'A request with this Idempotency-Key is still being processed; retry shortly to get its answer.' },
   request_timeout: { status: 408, meaning: 'Local mode: the request did not arrive in time.' },
+  webhook_not_found: { status: 404, meaning: "No such webhook subscription (another tenant's is not found either)." },
+  webhook_limit_reached: { status: 409, meaning: 'The tenant has the most webhook subscriptions it may have (25); delete one first.' },
+  webhook_disabled: { status: 409, meaning: 'The webhook subscription was disabled after its deliveries failed for 3 days; create a new one.' },
   recording_expired: { status: 410, meaning: 'The files have passed their retention period and were deleted.' },
   payload_too_large: { status: 413, meaning: 'The body is over 1 MiB.' },
   unsupported_media_type: { status: 415, meaning: 'The body is not JSON (Content-Type must be application/json or application/*+json).' },
@@ -104,7 +116,7 @@ interface OperationSpec {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'Recordings' | 'Meetings' | 'Tokens' | 'Meta';
+  tag: 'Recordings' | 'Meetings' | 'Tokens' | 'Webhooks' | 'Meta';
   /** The query schema the handler parses (every route parses one, so unknown parameters are rejected). */
   query?: z.ZodObject;
   queryDescriptions?: Record<string, string>;
@@ -123,6 +135,10 @@ const RECORDING_ID_PARAM: PathParameter = {
   description: 'A recording id (`rec_` and 24 lower-case letters or digits). Any other value is answered 404 `recording_not_found`.',
 };
 const MEETING_ID_PARAM: PathParameter = { schema: MeetingId, description: 'The meeting id given when the recording was started (or derived from its URL).' };
+const WEBHOOK_ID_PARAM: PathParameter = {
+  schema: z.string().regex(WEBHOOK_ID_PATTERN),
+  description: 'A webhook subscription id (`wh_` and 24 lower-case letters or digits). Any other value is answered 404 `webhook_not_found`.',
+};
 const LIVE_RECORDING = 'The recording as it is now (`status` changes once the recorder has acted on the request).';
 
 /** One entry per handler module in ROUTES; a route without one makes `buildOpenApiDocument` throw. */
@@ -251,6 +267,65 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     errors: ['validation_failed', 'malformed_body', 'unsupported_media_type', 'insufficient_permissions'],
     tokenAction: 'none',
   },
+  'create-webhook': {
+    operationId: 'createWebhook',
+    tag: 'Webhooks',
+    summary: 'Subscribe to status events',
+    description:
+      'Status events of the chosen statuses are POSTed to `url`, signed per the Standard Webhooks spec (`webhook-id`, `webhook-timestamp`, `webhook-signature`), ' +
+      'event type `recording.statusUpdate`, and retried with backoff for at least 24 h. The URL passes the same SSRF checks as meeting URLs. ' +
+      'The signing secret is in this answer only (the answer is not remembered for Idempotency-Key replays). Needs an API key.',
+    body: { schema: CreateWebhookBody, component: 'CreateWebhookRequest' },
+    success: {
+      status: 201,
+      description: 'The subscription, with its signing secret (shown once).',
+      schema: CreatedWebhookSchema,
+      headers: { Location: { description: 'The subscription.', schema: { type: 'string' } }, 'Cache-Control': { description: '`no-store`', schema: { type: 'string' } } },
+    },
+    errors: ['validation_failed', 'malformed_body', 'unsupported_media_type', 'insufficient_permissions', 'url_not_allowed', 'webhook_limit_reached'],
+    tokenAction: 'none',
+  },
+  'list-webhooks': {
+    operationId: 'listWebhooks',
+    tag: 'Webhooks',
+    summary: 'List webhook subscriptions',
+    description: "The tenant's subscriptions, oldest first, with their status (`disabled` after 3 days of failed deliveries). Never their secrets. Needs an API key.",
+    query: NoQuery,
+    success: { status: 200, description: 'The subscriptions.', schema: WebhookListSchema },
+    errors: ['validation_failed', 'insufficient_permissions'],
+    tokenAction: 'none',
+  },
+  'delete-webhook': {
+    operationId: 'deleteWebhook',
+    tag: 'Webhooks',
+    summary: 'Delete a webhook subscription',
+    description: 'Removes the subscription; its pending deliveries are cancelled. Needs an API key.',
+    query: NoQuery,
+    success: { status: 204, description: 'Deleted.' },
+    errors: ['validation_failed', 'insufficient_permissions', 'webhook_not_found'],
+    tokenAction: 'none',
+  },
+  'list-webhook-deliveries': {
+    operationId: 'listWebhookDeliveries',
+    tag: 'Webhooks',
+    summary: "A subscription's deliveries",
+    description: 'Each delivery, newest first: the event, its state, every attempt (time, HTTP status, latency, error) and the next retry. Needs an API key.',
+    query: ListDeliveriesQuery,
+    queryDescriptions: { limit: 'At most this many deliveries, 1 to 100; default 20.' },
+    success: { status: 200, description: 'The latest deliveries.', schema: DeliveryListSchema },
+    errors: ['validation_failed', 'insufficient_permissions', 'webhook_not_found'],
+    tokenAction: 'none',
+  },
+  'test-webhook': {
+    operationId: 'testWebhook',
+    tag: 'Webhooks',
+    summary: 'Send a test event',
+    description: 'Sends a signed `webhook.test` event to the subscription, delivered and retried like any other. Needs an API key.',
+    noBody: true,
+    success: { status: 202, description: 'The test delivery (follow it in the deliveries).', schema: DeliverySchema },
+    errors: ['validation_failed', 'insufficient_permissions', 'webhook_not_found', 'webhook_disabled'],
+    tokenAction: 'none',
+  },
   'get-openapi': {
     operationId: 'getOpenApi',
     tag: 'Meta',
@@ -326,6 +401,10 @@ const RESPONSE_COMPONENTS: [z.ZodType, string][] = [
   [RecordingListSchema, 'RecordingList'],
   [DownloadSchema, 'Download'],
   [CreateTokenResponse, 'Token'],
+  [CreatedWebhookSchema, 'CreatedWebhook'],
+  [WebhookListSchema, 'WebhookList'],
+  [DeliverySchema, 'WebhookDelivery'],
+  [DeliveryListSchema, 'WebhookDeliveryList'],
   [ProblemSchema, 'Problem'],
 ];
 
@@ -335,7 +414,7 @@ const RESPONSE_COMPONENTS: [z.ZodType, string][] = [
 function parameters(route: RouteDefinition, spec: OperationSpec): JsonObject[] {
   const params: JsonObject[] = [];
   for (const name of pathParameterNames(route.path)) {
-    const p = name === 'id' ? RECORDING_ID_PARAM : name === 'meetingId' ? MEETING_ID_PARAM : undefined;
+    const p = name === 'id' ? RECORDING_ID_PARAM : name === 'meetingId' ? MEETING_ID_PARAM : name === 'webhookId' ? WEBHOOK_ID_PARAM : undefined;
     if (!p) throw new Error(`No schema for path parameter '${name}' of ${route.method} ${route.path}`);
     params.push({ name, in: 'path', required: true, description: p.description, schema: inlineSchema(p.schema, 'input') });
   }
@@ -475,6 +554,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[] = ROUTES
       { name: 'Recordings', description: 'Start, control, list, download and delete recordings.' },
       { name: 'Meetings', description: 'Recordings by meeting.' },
       { name: 'Tokens', description: "Scoped tokens for a moderator's browser." },
+      { name: 'Webhooks', description: 'Signed webhooks for status events (Standard Webhooks).' },
       { name: 'Meta', description: 'About the API itself.' },
     ],
     security: [{ ApiKey: [] }, { ApiKeyHeader: [] }, { ScopedToken: [] }],

@@ -9,12 +9,43 @@ import {
   TABLE_INDEXES,
   TABLE_KEYS,
   meetingLockKey,
+  OUTBOX_ATTRIBUTE,
+  outboxIndexAttributes,
   recordingItemAttributes,
   recordingItemKey as keyOf,
   withoutTableKeys,
   type TableIndexName,
 } from './table-schema.ts';
 import { LIVE_STATUSES, TERMINAL_STATUSES, planTransition, type Recording, type RecordingStatus, type TransitionPatch } from './recording.ts';
+import { statusChangedDetail } from './recording-events.ts';
+
+/**
+ * The item a status change writes: the recording, its index attributes, and its outbox: the events not yet
+ * published plus the one this change causes (one PutItem: the state and its event are written together or
+ * not at all; functions/core/outbox.ts publishes and clears them). `next` gains the outbox it was written
+ * with, so a caller that transitions again from it carries the pending events over.
+ */
+function itemWithEvent(next: Recording, previousStatus: RecordingStatus | undefined): Record<string, unknown> {
+  next.outbox = { ...next.outbox, [String(next.sequence)]: statusChangedDetail(previousStatus, next) };
+  return { ...next, ...recordingItemAttributes(next), [OUTBOX_ATTRIBUTE]: next.outbox, ...outboxIndexAttributes(next) };
+}
+
+/**
+ * The outbox part of a transition's condition: the item's outbox must hold exactly the events the writer
+ * knows of (no marker when it knows of none). A copy that never saw an unpublished event cannot overwrite
+ * it, and one that still holds events published meanwhile cannot send them again; `transition` re-reads
+ * and retries in that case (only the outbox changed, so the plan stays valid).
+ */
+function outboxCondition(r: Recording): { expression: string; names: Record<string, string>; values: Record<string, unknown> } {
+  const known = Object.keys(r.outbox ?? {});
+  if (known.length === 0) return { expression: 'attribute_not_exists(#marker)', names: { '#marker': TABLE_INDEXES.pendingEvents.partitionKey }, values: {} };
+  const names: Record<string, string> = { '#outbox': OUTBOX_ATTRIBUTE };
+  const parts = known.map((key, i) => {
+    names[`#ob${i}`] = key;
+    return `attribute_exists(#outbox.#ob${i})`;
+  });
+  return { expression: `${parts.join(' AND ')} AND size(#outbox) = :outboxSize`, names, values: { ':outboxSize': known.length } };
+}
 
 const withoutKeys = (item: Record<string, unknown>) => withoutTableKeys(item) as unknown as Recording;
 
@@ -34,14 +65,16 @@ export class RecordingRepository {
     this.clock = clock;
   }
 
-  async create(recording: Recording): Promise<void> {
+  /** Writes a new recording (INVOKED) and its first event; `recording` gains its outbox. */
+  async create(recording: Recording): Promise<Recording> {
     await this.db.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...recording, ...recordingItemAttributes(recording) },
+        Item: itemWithEvent(recording, undefined),
         ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
       }),
     );
+    return recording;
   }
 
   async find(id: string): Promise<Recording | undefined> {
@@ -59,20 +92,28 @@ export class RecordingRepository {
 
   /** Writes one planned transition. Throws ConcurrentUpdateError when another writer got there first. */
   async transition(current: Recording, to: RecordingStatus, patch: TransitionPatch = {}): Promise<Recording> {
-    const plan = planTransition(current, to, patch, this.clock.now());
-    try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...plan.next, ...recordingItemAttributes(plan.next) },
-          ConditionExpression: '#status = :from AND #version = :version',
-          ExpressionAttributeNames: { '#status': 'status', '#version': 'version' },
-          ExpressionAttributeValues: { ':from': plan.from, ':version': plan.expectedVersion },
-        }),
-      );
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) throw new ConcurrentUpdateError(current.id);
-      throw err;
+    let plan = planTransition(current, to, patch, this.clock.now());
+    for (let attempt = 1; ; attempt++) {
+      const outbox = outboxCondition(current);
+      try {
+        await this.db.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: itemWithEvent(plan.next, plan.from),
+            ConditionExpression: `#status = :from AND #version = :version AND ${outbox.expression}`,
+            ExpressionAttributeNames: { '#status': 'status', '#version': 'version', ...outbox.names },
+            ExpressionAttributeValues: { ':from': plan.from, ':version': plan.expectedVersion, ...outbox.values },
+          }),
+        );
+        break;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      }
+      // Lost: to another writer (a ConcurrentUpdateError), or only to the publisher, which changed the outbox.
+      const fresh = await this.find(current.id);
+      if (!fresh || fresh.status !== current.status || fresh.version !== current.version || attempt >= 5) throw new ConcurrentUpdateError(current.id);
+      current = fresh;
+      plan = planTransition(current, to, patch, this.clock.now());
     }
     if (TERMINAL_STATUSES.includes(to)) await this.releaseMeetingLock(plan.next);
     return plan.next;

@@ -3,6 +3,7 @@
  * changes a recording only through `planTransition`, so the rules live in one place.
  */
 import { InvalidTransitionError } from './errors.ts';
+import type { RecordingStatusChangedDetail } from './recording-events.ts';
 
 export const RECORDING_STATUSES = ['INVOKED', 'RECORDING', 'PAUSED', 'UPLOADING', 'UPLOADED', 'ERRORED'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
@@ -88,6 +89,8 @@ export interface Recording {
   error?: RecordingError;
   /** Recorder-side figures (CPU seconds, frames) reported with the result. */
   metrics?: Record<string, number>;
+  /** Status events not yet published, by sequence (the outbox; see functions/core/outbox.ts). Internal. */
+  outbox?: Record<string, RecordingStatusChangedDetail>;
 }
 
 const ALLOWED: Record<RecordingStatus, readonly RecordingStatus[]> = {

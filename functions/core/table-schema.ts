@@ -24,6 +24,8 @@ export const TABLE_INDEXES = {
   byTenant: { name: 'byTenant', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
   byMeeting: { name: 'byMeeting', partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
   byStatus: { name: 'byStatus', partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
+  /** Sparse: only recordings whose outbox holds unpublished events (functions/core/outbox.ts). */
+  pendingEvents: { name: 'pendingEvents', partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },
 } as const;
 export type TableIndexName = keyof typeof TABLE_INDEXES;
 
@@ -57,6 +59,47 @@ export function recordingItemAttributes(r: { id: string; tenantId: string; meeti
     [TABLE_INDEXES.byStatus.sortKey]: sortKey,
   };
 }
+
+/**
+ * The transactional outbox (no transactions needed): each transition's single PutItem also writes the
+ * event it causes into the item's `outbox` map (keyed by sequence) and these index attributes, so a
+ * publisher finds every recording with unpublished events. Spread over a few partitions so that a busy
+ * service does not write one hot index partition; the publisher queries each.
+ */
+export const OUTBOX_ATTRIBUTE = 'outbox';
+export const OUTBOX_SHARDS = 4;
+
+export function outboxIndexAttributes(r: { id: string; updatedAt: string }): Record<string, string> {
+  let hash = 0;
+  for (const char of r.id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  return {
+    [TABLE_INDEXES.pendingEvents.partitionKey]: outboxShardKey(hash % OUTBOX_SHARDS),
+    [TABLE_INDEXES.pendingEvents.sortKey]: `${r.updatedAt}#${r.id}`,
+  };
+}
+
+export const outboxShardKey = (shard: number) => `OUTBOX#${shard}`;
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhooks (functions/core/webhooks):
+// - `WEBHOOK#{id}` / 'WEBHOOK': a subscription (with its signing secret)
+// - `WEBHOOK#{id}` / `DELIVERY#{messageId}`: one event's delivery to it, with its attempts (expires via TTL)
+// - byTenant index partitions `TENANT#{tenantId}#WEBHOOKS` (a tenant's subscriptions) and
+//   `WEBHOOK#{id}#DELIVERIES` (a subscription's deliveries), sorted `{createdAt}#{id}`
+// ---------------------------------------------------------------------------------------------------------
+
+export function webhookItemKey(subscriptionId: string): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `WEBHOOK#${subscriptionId}`, [TABLE_KEYS.sortKey]: 'WEBHOOK' };
+}
+
+export function webhookDeliveryItemKey(subscriptionId: string, messageId: string): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `WEBHOOK#${subscriptionId}`, [TABLE_KEYS.sortKey]: `DELIVERY#${messageId}` };
+}
+
+export const webhookIndexKeys = {
+  subscriptionsOf: (tenantId: string) => `TENANT#${tenantId}#WEBHOOKS`,
+  deliveriesOf: (subscriptionId: string) => `WEBHOOK#${subscriptionId}#DELIVERIES`,
+};
 
 /** The meeting lock item's key. */
 export function meetingLockKey(tenantId: string, meetingId: string): Record<string, string> {
