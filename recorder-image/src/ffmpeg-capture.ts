@@ -2,11 +2,17 @@
  * The capture/encoder pipeline: ffmpeg grabs the X display and the Pulse monitor and writes fragmented MP4
  * (H.264/AAC) to stdout. Fragmented output can be streamed to S3 while recording and plays even if the
  * process dies, because every fragment is self-contained.
+ *
+ * A recording is one or more encoder runs (FfmpegRun): a pause ends the running ffmpeg at the pause
+ * instant, so that nothing is grabbed, captured or encoded while paused, and a resume starts a new one.
+ * FfmpegCapture joins the runs into one continuous file through the splicer (mp4-splicer.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { RecorderError } from './recorder-error.ts';
 import { tail, waitForExit } from './child-process.ts';
+import type { Logger } from './log.ts';
+import { Mp4Splicer, type SpliceStats } from './mp4-splicer.ts';
 
 export interface CaptureOptions {
   display: string;
@@ -32,6 +38,16 @@ export interface CaptureOptions {
 
 /** Time allowed for both inputs to open and ffmpeg to start reading them (~2 s on 2 cores, see above). */
 export const INPUT_OPEN_ALLOWANCE_MS = 2100;
+
+/**
+ * The AAC encoder's priming (1024 samples at 48 kHz). The muxer shifts both tracks so that the first sound
+ * packet, which starts this much before the cut, is at media time 0: media time 0 is this long before the
+ * wall-clock start of the file.
+ */
+export const AAC_PRIMING_MS = (1024 / 48_000) * 1000;
+
+/** What the capture needs; each run adds its own timeline base and start. */
+export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>;
 
 export interface CaptureProgress {
   frame: number;
@@ -88,7 +104,8 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
   ];
 }
 
-export class FfmpegCapture {
+/** One ffmpeg process: from its start (or a resume) to a pause or the stop. */
+export class FfmpegRun {
   private readonly child: ChildProcess;
   private readonly stderr = tail();
   private progressListeners: ((p: CaptureProgress) => void)[] = [];
@@ -111,17 +128,28 @@ export class FfmpegCapture {
   /** Wall-clock time at which the file starts (see CaptureOptions.startAtSeconds). */
   readonly fileStartMs: number;
 
-  constructor(options: Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>) {
+  /** Wall-clock time of media time 0 in this run's output (see AAC_PRIMING_MS). */
+  readonly zeroWallMs: number;
+  /** Resolves once the process's stdout has ended (all of its output was read). */
+  readonly outputEnded: Promise<void>;
+
+  constructor(options: CaptureSettings) {
     const now = Date.now();
     const timelineBaseSeconds = Math.floor(now / 1000);
     this.timelineBaseMs = timelineBaseSeconds * 1000;
     this.fileStartMs = now + INPUT_OPEN_ALLOWANCE_MS;
+    this.zeroWallMs = this.fileStartMs - AAC_PRIMING_MS;
     const startAtSeconds = (this.fileStartMs - this.timelineBaseMs) / 1000;
     this.child = spawn('ffmpeg', ffmpegArgs({ ...options, timelineBaseSeconds, startAtSeconds }), {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, PULSE_SERVER: options.pulseServer },
     });
     this.output = this.child.stdout!;
+    this.outputEnded = new Promise((resolve) => {
+      this.output.once('end', resolve);
+      this.output.once('close', resolve);
+      this.output.once('error', () => resolve());
+    });
     this.exited = waitForExit(this.child);
     let header = '';
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -266,5 +294,156 @@ export class FfmpegCapture {
 
   get stderrTail(): string {
     return this.stderr.text;
+  }
+
+  /** Ends the process at once (cleanup after a failure). */
+  kill(): void {
+    this.stopping = true;
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * The recording's capture: encoder runs joined into one fMP4 stream (`output`). The first run starts at
+ * once (while the page loads); `pause` ends the running one at an instant, `resume` starts the next, and
+ * `stop` ends the file. Fragments reach `output` only once `confirmUntil` says no pause or stop falls in
+ * them (see Mp4Splicer).
+ */
+export class FfmpegCapture {
+  private readonly settings: CaptureSettings;
+  private readonly splicer: Mp4Splicer;
+  private readonly runs: FfmpegRun[] = [];
+  private running?: FfmpegRun;
+  private raise!: (error: RecorderError) => void;
+  private readonly failed: Promise<RecorderError>;
+  /** True once the file was finished on request (the last run ended cleanly, or the stop came while paused). */
+  finishedCleanly = false;
+  /** Wall-clock time of the first captured frame of the first run (ms since epoch). */
+  firstFrameAtMs?: number;
+  readonly output: Readable;
+
+  constructor(settings: CaptureSettings, log?: Logger) {
+    this.settings = settings;
+    this.splicer = new Mp4Splicer({ log });
+    this.output = this.splicer.output;
+    this.failed = new Promise((resolve) => (this.raise = resolve));
+    this.splicer.failed().then((err) => this.raise(new RecorderError('encoder_failed', err.message, { cause: err })));
+    this.startRun();
+  }
+
+  private startRun(): FfmpegRun {
+    const run = new FfmpegRun(this.settings);
+    this.splicer.beginRun(run.zeroWallMs);
+    run.output.on('data', (chunk: Buffer) => this.splicer.write(chunk));
+    run.outputEnded.then(() => this.splicer.endRun());
+    run.failure().then((err) => this.raise(err));
+    this.runs.push(run);
+    this.running = run;
+    return run;
+  }
+
+  /** True between a pause and the next resume: no ffmpeg is running. */
+  get paused(): boolean {
+    return this.running === undefined;
+  }
+
+  /** Resolves once the first run has started capturing (see FfmpegRun.firstFrame). */
+  async firstFrame(timeoutMs: number): Promise<void> {
+    const run = this.runs[0]!;
+    await run.firstFrame(timeoutMs);
+    this.firstFrameAtMs = run.firstFrameAtMs;
+  }
+
+  /**
+   * Ends the running encoder at wall-clock `atMs`: nothing from that instant on reaches the file. Resolves
+   * with the pause's position in the file (seconds) once the process has exited.
+   */
+  async pause(atMs: number, drainTimeoutMs: number): Promise<number> {
+    const run = this.running;
+    if (!run) return this.splicer.durationSeconds;
+    await this.endRun(run, atMs, drainTimeoutMs);
+    return this.splicer.durationSeconds;
+  }
+
+  /** Starts a new encoder that continues the file; resolves with the wall-clock time of its first frame. */
+  async resume(firstFrameTimeoutMs: number): Promise<number> {
+    if (this.running) throw new Error('The capture is not paused');
+    const run = this.startRun();
+    await run.firstFrame(firstFrameTimeoutMs);
+    return run.firstFrameAtMs ?? Date.now();
+  }
+
+  /**
+   * Finishes the file: the running encoder (if any) ends at `atMs` (or now) and the output stream ends.
+   * Throws when ffmpeg did not finish cleanly; what it wrote up to then is still in the output.
+   */
+  async stop(opts: { atMs?: number; drainTimeoutMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    const run = this.running;
+    try {
+      if (run) await this.endRun(run, opts.atMs, opts.drainTimeoutMs ?? 0, opts.timeoutMs);
+      this.finishedCleanly = true;
+    } finally {
+      this.splicer.finish();
+    }
+  }
+
+  private async endRun(run: FfmpegRun, atMs: number | undefined, drainTimeoutMs: number, timeoutMs?: number): Promise<void> {
+    if (atMs !== undefined) {
+      this.splicer.cutAt(atMs);
+      await run.drainUntil(atMs, drainTimeoutMs);
+    }
+    try {
+      await run.stop(timeoutMs);
+    } finally {
+      await run.outputEnded;
+      this.splicer.endRun();
+      this.running = undefined;
+    }
+  }
+
+  /** No pause or stop falls before wall-clock `wallMs` (see Mp4Splicer.confirmUntil). */
+  confirmUntil(wallMs: number): void {
+    this.splicer.confirmUntil(wallMs);
+  }
+
+  /** Seconds of media in the file so far. */
+  get encodedSeconds(): number {
+    return this.splicer.durationSeconds;
+  }
+
+  /** Where wall-clock `wallMs` falls in the file (seconds). */
+  filePositionAt(wallMs: number): number {
+    return this.splicer.positionAt(wallMs);
+  }
+
+  /** Encoder figures summed over the runs. */
+  get last(): CaptureProgress {
+    return this.runs.reduce(
+      (sum, run) => ({
+        frame: sum.frame + run.last.frame,
+        outTimeSeconds: sum.outTimeSeconds + run.last.outTimeSeconds,
+        dropFrames: sum.dropFrames + run.last.dropFrames,
+        dupFrames: sum.dupFrames + run.last.dupFrames,
+      }),
+      { frame: 0, outTimeSeconds: 0, dropFrames: 0, dupFrames: 0 },
+    );
+  }
+
+  get spliceStats(): SpliceStats {
+    return this.splicer.stats;
+  }
+
+  /** An encoder that exits on its own, or a stream that is not MP4, as an error; never resolves otherwise. */
+  failure(): Promise<RecorderError> {
+    return this.failed;
+  }
+
+  /** Kills a running encoder (cleanup when the recording ends without finishing the file). */
+  close(): void {
+    this.running?.kill();
+  }
+
+  get stderrTail(): string {
+    return this.runs.at(-1)?.stderrTail ?? '';
   }
 }

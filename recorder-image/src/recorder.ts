@@ -6,12 +6,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordingMediaKey } from '#core/recording-files.ts';
-import type { Recording, RecordingFile, RecordingGap, StopReason } from '#core/recording.ts';
+import { DEFAULT_MAX_DURATION_SECONDS, type Recording, type RecordingFile, type RecordingGap, type StopReason } from '#core/recording.ts';
 import type { RecordingRepository } from '#core/recording-repository.ts';
 import type { RecorderResult } from '../../workflow/recording-workflow.ts';
 import { ChromiumBrowserSource, type BrowserSource } from './browser-source.ts';
 import type { RecorderConfig } from './config.ts';
-import type { ControlChannel } from './control-channel.ts';
+import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { FfmpegCapture } from './ffmpeg-capture.ts';
 import type { Logger } from './log.ts';
@@ -35,8 +35,19 @@ export interface RecorderDeps {
 }
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
-/** How long a stop waits for the encoder to catch up with the stop instant before finishing the file. */
+/** How long a stop or pause waits for the encoder to catch up with its instant before ending the run. */
 const DRAIN_TIMEOUT_MS = 3000;
+/**
+ * Media is released to the upload up to this long before the start of the last control read that saw no
+ * pause or stop: room for the API's write to land after it stamped its request time, and for clock skew.
+ */
+const CONFIRM_MARGIN_MS = 1000;
+/**
+ * A pause cuts this long before its request. x11grab stamps a frame with the time it was due, and under CPU
+ * load the picture is read later than that: without a margin, a frame stamped just before the request could
+ * show what the client paused for.
+ */
+export const PAUSE_MARGIN_MS = 100;
 /** A browser that fails this many times in a row without staying up for RECOVERY_RESET_MS is given up. */
 const MAX_RECOVERIES = 3;
 const RECOVERY_RESET_MS = 60_000;
@@ -57,6 +68,12 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   const gaps: RecordingGap[] = [];
   let lostWorkflow!: () => void;
   const workflowLost = new Promise<void>((resolve) => (lostWorkflow = resolve));
+  const signals = new Signals();
+  let control: ControlState | undefined;
+  deps.control.subscribe((state) => {
+    control = state;
+    signals.poke();
+  });
 
   try {
     const missing = missingPrerequisites();
@@ -97,40 +114,44 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     await reporter.recording(startedAt);
     log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, key });
 
-    const activeCapture = capture;
-    const activeSink = sink;
-    const stopCause: Promise<StopCause> = Promise.race([
-      deps.control.stopRequested().then((req): StopCause => ({ kind: 'stop', reason: 'api', requestedAtMs: req.requestedAt ? Date.parse(req.requestedAt) : undefined })),
-      deps.terminated.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
-      workflowLost.then((): StopCause => ({ kind: 'stop', reason: 'task_stopped' })),
-      activeCapture.failure().then((error): StopCause => ({ kind: 'error', error })),
-      activeSink.failure().then((error): StopCause => ({ kind: 'error', error })),
-    ]);
-    const cause = await superviseBrowser(browser, recording.meetingUrl, stopCause, gaps, firstFrameMs, log);
+    const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
+    // The cost cap counts wall time from the first frame, pauses included.
+    const deadlineMs = firstFrameMs + maxDurationSeconds * 1000;
+    const deadline = setTimeout(() => signals.stop({ kind: 'stop', reason: 'max_duration', requestedAtMs: deadlineMs }), Math.max(0, deadlineMs - Date.now()));
+    deps.terminated.then(() => signals.stop({ kind: 'stop', reason: 'task_stopped' }));
+    workflowLost.then(() => signals.stop({ kind: 'stop', reason: 'task_stopped' }));
+    capture.failure().then((error) => signals.stop({ kind: 'error', error }));
+    sink.failure().then((error) => signals.stop({ kind: 'error', error }));
+    let endSupervision!: () => void;
+    const supervisionEnded = new Promise<void>((resolve) => (endSupervision = resolve));
+    const supervision = superviseBrowser(browser, recording.meetingUrl, supervisionEnded, gaps, capture, log).then((cause) => cause && signals.stop(cause));
 
-    const observedMs = Date.now();
-    // The file ends where the client asked it to: at the stop request, not at the poll that saw it.
-    const stopMs = cause.kind === 'stop' && cause.requestedAtMs ? Math.min(observedMs, Math.max(firstFrameMs, cause.requestedAtMs)) : observedMs;
+    const follow = await followControl({ capture, reporter, log, signals, control: () => control, firstFrameMs, deadlineMs, handledPause: recording.pauseRequestedAt });
+    clearTimeout(deadline);
+    endSupervision();
+    await supervision;
+    const { cause, stopMs, observedMs } = follow;
     log.info('stop observed', {
       cause: cause.kind === 'stop' ? cause.reason : cause.error.code,
       observedAfterRequestMs: observedMs - stopMs,
       encodedSeconds: capture.encodedSeconds,
       wallSeconds: (stopMs - firstFrameMs) / 1000,
+      pauses: follow.pauses,
     });
     const stoppedAt = new Date(stopMs).toISOString();
     const recordedSeconds = (stopMs - firstFrameMs) / 1000;
     const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
     const cpuWindowSeconds = (observedMs - cpuWindowStartMs) / 1000;
     if (cause.kind === 'error') throw cause.error;
-    await reporter.uploading(stoppedAt, cause.reason);
-    await capture.drainUntil(stopMs, DRAIN_TIMEOUT_MS);
-    await capture.stop();
+    const stopReason = await reporter.uploading(stoppedAt, cause.reason);
+    // A stop while paused finds no encoder running: the file already ends where the pause began.
+    await capture.stop({ atMs: stopMs, drainTimeoutMs: DRAIN_TIMEOUT_MS });
     const durationSeconds = round(capture.encodedSeconds);
     const uploaded = await sink.done();
     const uploadedMs = Date.now();
     const result: RecorderResult = {
       files: [{ key: uploaded.key, sizeBytes: uploaded.sizeBytes, durationSeconds, format: 'mp4' }],
-      stopReason: cause.reason,
+      stopReason,
       startedAt,
       stoppedAt,
       ...(gaps.length && { gaps }),
@@ -149,6 +170,9 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
         uploadRetries: sink.stats.retries,
         uploadLongestOutageMs: sink.stats.longestOutageMs,
         uploadPeakBufferedBytes: sink.stats.peakBufferedBytes,
+        pauses: follow.pauses,
+        pausedSeconds: round(follow.pausedMs / 1000),
+        ...(follow.resumeLatenciesMs.length && { resumeLatencyMsMax: Math.max(...follow.resumeLatenciesMs) }),
       },
     };
     await reporter.succeeded(result);
@@ -163,6 +187,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     return 1;
   } finally {
     clearInterval(cpuTimer);
+    capture?.close();
     deps.control.close();
     reporter.close();
     await browser?.close();
@@ -171,35 +196,147 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   }
 }
 
+/** What the main loop waits for: a reason to stop (the first one wins), or a new control state. */
+class Signals {
+  cause?: StopCause;
+  private pending = false;
+  private wake?: () => void;
+
+  stop(cause: StopCause): void {
+    this.cause ??= cause;
+    this.wake?.();
+  }
+
+  poke(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  async next(): Promise<void> {
+    if (!this.cause && !this.pending) await new Promise<void>((resolve) => (this.wake = resolve));
+    this.wake = undefined;
+    this.pending = false;
+  }
+}
+
+interface FollowDeps {
+  capture: FfmpegCapture;
+  reporter: Reporter;
+  log: Logger;
+  signals: Signals;
+  control: () => ControlState | undefined;
+  firstFrameMs: number;
+  deadlineMs: number;
+  /** The last pause request already acted on (its pauseRequestedAt). */
+  handledPause?: string;
+}
+
+interface FollowResult {
+  cause: StopCause;
+  /** Where the file ends (wall clock): the stop request, the max-duration deadline, or when the stop was seen. */
+  stopMs: number;
+  observedMs: number;
+  pauses: number;
+  pausedMs: number;
+  resumeLatenciesMs: number[];
+}
+
 /**
- * Waits for the recording to end, keeping the meeting page on screen meanwhile: when the browser crashes
- * or the page hangs, the page is reloaded (the capture keeps running, so the file continues) and the gap
- * is noted. A browser that cannot be recovered ends the recording with what was captured.
+ * Follows the desired state until the recording stops: pauses (the running encoder ends at the pause
+ * request) and resumes (a new encoder continues the file), and tells the capture, after every control read
+ * that asked for neither, that media up to that read may go to the upload.
+ */
+async function followControl(d: FollowDeps): Promise<FollowResult> {
+  const { capture, reporter, log, signals } = d;
+  let handledPause = d.handledPause;
+  let runStartMs = d.firstFrameMs;
+  let pausedAtMs: number | undefined;
+  const out = { pauses: 0, pausedMs: 0, resumeLatenciesMs: [] as number[] };
+  /** A pause asked for and not acted on yet: desiredState PAUSED, or a pause followed by a resume between two polls. */
+  const pendingPause = (state: ControlState | undefined) =>
+    !!state && state.desiredState !== 'STOPPED' && (state.desiredState === 'PAUSED' || (state.pauseRequestedAt !== undefined && state.pauseRequestedAt !== handledPause));
+  for (;;) {
+    const state = d.control();
+    if (!signals.cause && state && (state.ended || state.desiredState === 'STOPPED')) {
+      signals.stop({ kind: 'stop', reason: 'api', requestedAtMs: state.stopRequestedAt ? Date.parse(state.stopRequestedAt) : undefined });
+    }
+    if (signals.cause) break;
+    if (!capture.paused && pendingPause(state)) {
+      handledPause = state!.pauseRequestedAt;
+      // The run ends at the pause request (less the margin), not at the poll that saw it.
+      const requestedMs = state!.pauseRequestedAt ? Date.parse(state!.pauseRequestedAt) : Date.now();
+      const pauseMs = Math.min(Date.now(), Math.max(runStartMs, requestedMs - PAUSE_MARGIN_MS));
+      const offsetSeconds = await capture.pause(pauseMs, DRAIN_TIMEOUT_MS);
+      pausedAtMs = pauseMs;
+      out.pauses++;
+      await reporter.paused(new Date(pauseMs).toISOString(), round(offsetSeconds));
+      log.info('paused', { pausedAt: new Date(pauseMs).toISOString(), offsetSeconds: round(offsetSeconds), tookMs: Date.now() - pauseMs });
+      continue;
+    }
+    if (capture.paused && state?.desiredState === 'RECORDING' && !pendingPause(state)) {
+      const firstMs = await capture.resume(FIRST_FRAME_TIMEOUT_MS);
+      out.pausedMs += firstMs - pausedAtMs!;
+      runStartMs = firstMs;
+      pausedAtMs = undefined;
+      const latencyMs = state.resumeRequestedAt ? firstMs - Date.parse(state.resumeRequestedAt) : undefined;
+      if (latencyMs !== undefined) out.resumeLatenciesMs.push(latencyMs);
+      await reporter.resumed(new Date(firstMs).toISOString());
+      log.info('resumed', { resumedAt: new Date(firstMs).toISOString(), latencyMs, offsetSeconds: round(capture.encodedSeconds) });
+      continue;
+    }
+    if (!capture.paused && state) capture.confirmUntil(Math.min(state.readAtMs - CONFIRM_MARGIN_MS, d.deadlineMs));
+    await signals.next();
+  }
+  const cause = signals.cause;
+  const observedMs = Date.now();
+  // The file ends where it was asked to: at the stop request or the deadline, not at the moment the recorder
+  // noticed. A pause asked for before that and not acted on yet ends it earlier still.
+  let stopMs = cause.kind === 'stop' && cause.requestedAtMs ? Math.min(observedMs, Math.max(d.firstFrameMs, cause.requestedAtMs)) : observedMs;
+  const last = d.control();
+  if (!capture.paused && last?.pauseRequestedAt && last.pauseRequestedAt !== handledPause) {
+    stopMs = Math.min(stopMs, Math.max(runStartMs, Date.parse(last.pauseRequestedAt) - PAUSE_MARGIN_MS));
+  }
+  if (pausedAtMs !== undefined) out.pausedMs += Math.max(0, stopMs - pausedAtMs);
+  return { cause, stopMs, observedMs, ...out };
+}
+
+/**
+ * Keeps the meeting page on screen until `ended`: when the browser crashes or the page hangs, the page is
+ * reloaded (the capture keeps running, so the file continues) and the gap is noted where it falls in the
+ * file. The page stays up while paused too, so the meeting stays joined. Resolves with an error when the
+ * browser cannot be recovered, or undefined once `ended` resolves.
  */
 async function superviseBrowser(
   browser: BrowserSource,
   url: string,
-  stopCause: Promise<StopCause>,
+  ended: Promise<void>,
   gaps: RecordingGap[],
-  firstFrameMs: number,
+  capture: FfmpegCapture,
   log: Logger,
-): Promise<StopCause> {
+): Promise<StopCause | undefined> {
   const recent: number[] = [];
+  const stop = ended.then(() => 'ended' as const);
   for (;;) {
-    const next = await Promise.race([stopCause, browser.nextProblem().then((why) => ({ kind: 'problem' as const, why }))]);
-    if (next.kind !== 'problem') return next;
+    const next = await Promise.race([stop, browser.nextProblem().then((why) => ({ why }))]);
+    if (next === 'ended') return undefined;
     const gapStartMs = Date.now();
     recent.push(gapStartMs);
     while (recent.length && recent[0]! < gapStartMs - RECOVERY_RESET_MS) recent.shift();
     log.warn('meeting page lost; reloading', { reason: next.why, attempt: recent.length });
-    const noteGap = () =>
+    const noteGap = () => {
+      const gapEndMs = Date.now();
+      const offsetSeconds = capture.filePositionAt(gapStartMs);
+      const durationSeconds = capture.filePositionAt(gapEndMs) - offsetSeconds;
+      // A gap that fell within a pause is not in the file.
+      if (durationSeconds <= 0) return log.info('meeting page reloaded while paused', { reason: next.why, ms: gapEndMs - gapStartMs });
       gaps.push({
         startedAt: new Date(gapStartMs).toISOString(),
-        endedAt: new Date().toISOString(),
-        offsetSeconds: round((gapStartMs - firstFrameMs) / 1000),
-        durationSeconds: round((Date.now() - gapStartMs) / 1000),
+        endedAt: new Date(gapEndMs).toISOString(),
+        offsetSeconds: round(offsetSeconds),
+        durationSeconds: round(durationSeconds),
         reason: next.why,
       });
+    };
     if (recent.length > MAX_RECOVERIES) {
       noteGap();
       return { kind: 'error', error: new RecorderError('browser_failed', `The meeting page failed ${recent.length} times within ${RECOVERY_RESET_MS / 1000} s (last: ${next.why}).`) };
@@ -209,9 +346,10 @@ async function superviseBrowser(
         () => undefined,
         (err: Error): StopCause => ({ kind: 'error', error: new RecorderError('browser_failed', `The meeting page could not be reloaded after ${next.why}: ${err.message}`) }),
       ),
-      stopCause,
+      stop,
     ]);
     noteGap();
+    if (recovered === 'ended') return undefined;
     if (recovered) return recovered;
     log.info('meeting page back', { gapMs: Date.now() - gapStartMs });
   }
@@ -220,7 +358,7 @@ async function superviseBrowser(
 /** After a failure mid-recording: finishes the file with what was captured. */
 async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger): Promise<RecordingFile[] | undefined> {
   try {
-    await capture.stop(5000).catch(() => undefined);
+    await capture.stop({ timeoutMs: 5000 }).catch(() => undefined);
     // A file ffmpeg finished is whole; after an encoder crash only whole fragments are kept.
     const media = capture.finishedCleanly ? await sink.done() : await sink.finishPartial();
     if (!media) return undefined;

@@ -12,7 +12,12 @@ import type { RecorderError } from './recorder-error.ts';
 
 export interface Reporter {
   recording(startedAt: string): Promise<void>;
-  uploading(stoppedAt: string, stopReason: StopReason): Promise<void>;
+  /** RECORDING -> PAUSED: capture stopped at `pausedAt`, `offsetSeconds` into the file. */
+  paused(pausedAt: string, offsetSeconds: number): Promise<void>;
+  /** PAUSED -> RECORDING: capture continued at `resumedAt` (the first frame after the pause). */
+  resumed(resumedAt: string): Promise<void>;
+  /** -> UPLOADING; resolves with the stop reason written (a client's earlier stop request wins). */
+  uploading(stoppedAt: string, stopReason: StopReason): Promise<StopReason>;
   succeeded(result: RecorderResult): Promise<void>;
   /** `kept`: what the recording keeps despite the failure (files marked partial, gaps). */
   failed(error: RecorderError, kept?: Omit<RecorderFailureCause, 'message'>): Promise<void>;
@@ -42,13 +47,31 @@ export class WorkflowReporter implements Reporter {
     this.log.info('status RECORDING', { startedAt });
   }
 
-  async uploading(stoppedAt: string, stopReason: StopReason): Promise<void> {
-    await this.repository.transitionLatest(this.recordingId, 'UPLOADING', (current) => ({
-      stoppedAt,
-      // An API stop already recorded its reason; a SIGTERM or other stop records its own.
-      stopReason: current.desiredState === 'STOPPED' ? (current.stopReason ?? 'api') : stopReason,
+  async paused(pausedAt: string, offsetSeconds: number): Promise<void> {
+    await this.repository.transitionLatest(this.recordingId, 'PAUSED', (current) => ({
+      pauses: [...(current.pauses ?? []), { pausedAt, offsetSeconds }],
     }));
-    this.log.info('status UPLOADING', { stopReason });
+    this.log.info('status PAUSED', { pausedAt, offsetSeconds });
+  }
+
+  async resumed(resumedAt: string): Promise<void> {
+    await this.repository.transitionLatest(this.recordingId, 'RECORDING', (current) => ({
+      pauses: (current.pauses ?? []).map((p, i, all) => (i === all.length - 1 && !p.resumedAt ? { ...p, resumedAt } : p)),
+    }));
+    this.log.info('status RECORDING (resumed)', { resumedAt });
+  }
+
+  async uploading(stoppedAt: string, stopReason: StopReason): Promise<StopReason> {
+    let written = stopReason;
+    await this.repository.transitionLatest(this.recordingId, 'UPLOADING', (current) => {
+      // A client's stop request made before this stop's instant is the reason (the recorder may have seen
+      // SIGTERM or its max duration first); a later one came too late to matter.
+      const clientStoppedFirst = current.desiredState === 'STOPPED' && (!current.stopRequestedAt || current.stopRequestedAt <= stoppedAt);
+      written = stopReason === 'api' || clientStoppedFirst ? (current.stopReason ?? 'api') : stopReason;
+      return { stoppedAt, stopReason: written };
+    });
+    this.log.info('status UPLOADING', { stopReason: written });
+    return written;
   }
 
   async succeeded(result: RecorderResult): Promise<void> {
