@@ -13,6 +13,7 @@ import { ROUTES } from '../functions/routes.ts';
 import { CREDENTIAL_PARTITION_PREFIXES } from '../functions/core/table-schema.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
 import { ENV } from '../functions/core/config.ts';
+import type { Events } from './events.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
 import type { TableAction } from './house-function.ts';
@@ -47,6 +48,8 @@ interface RouteAccess {
   readonly recordings?: readonly string[];
   /** ListBucket, limited to the `recordings/` prefix (to find a recording's leftover objects). */
   readonly listRecordings?: boolean;
+  /** SendMessage on the webhook delivery queue. */
+  readonly scheduleWebhooks?: boolean;
 }
 
 /** Every POST remembers its answer under its Idempotency-Key (functions/core/idempotency.ts). */
@@ -69,12 +72,23 @@ const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   'get-active-recording': { table: ['dynamodb:GetItem'] },
   'create-token': { table: [...IDEMPOTENCY] },
   'get-openapi': { table: ['dynamodb:GetItem'] },
+  // Subscriptions are listed from the byTenant index (the per-tenant limit, the list).
+  'create-webhook': { table: [...IDEMPOTENCY, 'dynamodb:Query'] },
+  'list-webhooks': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
+  'delete-webhook': { table: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] },
+  'list-webhook-deliveries': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
+  'test-webhook': { table: [...IDEMPOTENCY], scheduleWebhooks: true },
 };
 
 export interface RecordingApiProps {
   readonly table: dynamodb.ITable;
   readonly bucket: s3.IBucket;
   readonly stateMachine: sfn.IStateMachine;
+  /**
+   * The webhook delivery path, for the routes that schedule deliveries.
+   * @default - no webhook routes can send (they fail at run time)
+   */
+  readonly events?: Events;
   /**
    * Days the bucket keeps media (its lifecycle rule); download URLs never outlive a file.
    * @default 7
@@ -165,6 +179,7 @@ export class RecordingApi extends Construct {
       fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
       if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
       fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);
+      if (access.scheduleWebhooks) props.events?.grantScheduleDeliveries(fn);
 
       this.httpApi.addRoutes({
         path: route.path,

@@ -22,6 +22,7 @@ export class MeetingRecorderStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: this.service.apiUrl, description: 'Base URL of the HTTP API (SigV4, service execute-api)' });
     new CfnOutput(this, 'BucketName', { value: this.service.bucket.bucketName, description: 'Recording media bucket' });
+    new CfnOutput(this, 'EventBusName', { value: this.service.eventBus.eventBusName, description: 'Status events ("Recording Status Changed")' });
     new CfnOutput(this, 'TableName', { value: this.service.table.tableName, description: 'Recordings table' });
   }
 }

@@ -8,7 +8,9 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { parseAllowedHosts } from '../functions/core/url-policy.ts';
+import type * as events from 'aws-cdk-lib/aws-events';
 import { RecordingApi } from './api.ts';
+import { Events } from './events.ts';
 import { Network } from './network.ts';
 import { Recorder } from './recorder.ts';
 import { Storage } from './storage.ts';
@@ -67,6 +69,16 @@ export interface RecordingServiceProps {
    * @default [] - public addresses only
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * The `source` of the "Recording Status Changed" events on `eventBus`.
+   * @default 'meeting-recorder'
+   */
+  readonly eventSource?: string;
+  /**
+   * Name of the custom event bus status events are published to.
+   * @default - a name CloudFormation generates
+   */
+  readonly eventBusName?: string;
 }
 
 /**
@@ -96,6 +108,13 @@ export class RecordingService extends Construct {
   public readonly recorder: Recorder;
   public readonly workflow: Workflow;
   public readonly recordingApi: RecordingApi;
+  /**
+   * The custom bus with one "Recording Status Changed" event per status change (source `eventSource`).
+   * Add your own rules to it.
+   */
+  public readonly eventBus: events.EventBus;
+  /** Event publication and webhook delivery (queue, dead-letter queue, alarm). */
+  public readonly events: Events;
 
   constructor(scope: Construct, id: string, props: RecordingServiceProps = {}) {
     super(scope, id);
@@ -128,7 +147,15 @@ export class RecordingService extends Construct {
       assignPublicIp: this.network.assignPublicIp,
       logRetention: props.logRetention,
     });
+    this.events = new Events(this, 'Events', {
+      table: this.storage.table,
+      eventSource: props.eventSource,
+      eventBusName: props.eventBusName,
+      allowedHosts: props.allowedHosts,
+      logRetention: props.logRetention,
+    });
     this.recordingApi = new RecordingApi(this, 'Api', {
+      events: this.events,
       table: this.storage.table,
       bucket: this.storage.bucket,
       stateMachine: this.workflow.stateMachine,
@@ -142,6 +169,7 @@ export class RecordingService extends Construct {
     // state machine is built after the task definition it launches.
     this.workflow.stateMachine.grantTaskResponse(this.recorder.taskDefinition.taskRole);
 
+    this.eventBus = this.events.eventBus;
     this.api = this.recordingApi.httpApi;
     this.apiUrl = this.recordingApi.url;
     this.table = this.storage.table;

@@ -43,6 +43,8 @@ export class Storage extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       // Idempotency records expire on their own.
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      // Triggers the status-event publisher (lib/events.ts); the events themselves are in the items (outbox).
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
       removalPolicy,
     });
     // Recording lists (by tenant, meeting, status) are served from these, never from a scan.

@@ -1,0 +1,164 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../functions/core/config.ts';
+import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern } from '../functions/core/recording-events.ts';
+import { TABLE_INDEXES } from '../functions/core/table-schema.ts';
+import { HouseFunction } from './house-function.ts';
+
+export interface EventsProps {
+  /** The recordings table; it must have a stream with new images (Storage creates it so). */
+  readonly table: dynamodb.ITable;
+  /**
+   * The `source` of the status events.
+   * @default 'meeting-recorder'
+   */
+  readonly eventSource?: string;
+  /**
+   * Name of the custom event bus.
+   * @default - a name CloudFormation generates
+   */
+  readonly eventBusName?: string;
+  /**
+   * How often the outbox is swept for events the stream trigger did not publish.
+   * @default Duration.minutes(5)
+   */
+  readonly sweepInterval?: Duration;
+  /**
+   * SSRF allowlist for webhook URLs (ALLOWED_HOSTS of the delivery function).
+   * @default - none: webhook URLs must resolve to public addresses
+   */
+  readonly allowedHosts?: readonly string[];
+  /**
+   * Retention of the functions' log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * Status events and webhooks:
+ *
+ *   table stream (items with pending events) ─┐
+ *   schedule (sweep of the pendingEvents index)├─▶ publisher ─▶ event bus ─▶ rule ─▶ delivery queue ─▶ delivery function ─▶ HTTPS
+ *                                                                     └▶ customers' own rules          └ DLQ (alarm)
+ *
+ * Why an outbox drained by a Lambda rather than an EventBridge Pipe from the stream: the event (with the
+ * recording's public fields as of that transition) is written by the transition itself, so the stream is only
+ * a trigger; the scheduled sweep publishes whatever a failed or expired (24 h) stream batch left, so no
+ * event depends on the stream's retention; and local mode runs the same publisher code on the same outbox.
+ */
+export class Events extends Construct {
+  public readonly eventBus: events.EventBus;
+  public readonly eventSource: string;
+  public readonly publisherFunction: HouseFunction;
+  /** Routes status events to the delivery queue. */
+  public readonly webhookRule: events.Rule;
+  /** Webhook fan-out and attempts (SQS with delays). */
+  public readonly deliveryQueue: sqs.Queue;
+  /** Deliveries whose retries are over (and messages the delivery function kept failing on). */
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly deliveryFunction: HouseFunction;
+  /** In alarm while the dead-letter queue holds a message. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: EventsProps) {
+    super(scope, id);
+    const source = props.eventSource ?? DEFAULT_EVENT_SOURCE;
+    if (!/^[A-Za-z0-9._-]{1,256}$/.test(source) || source.startsWith('aws.')) {
+      throw new Error(`eventSource must be 1-256 letters, digits, '.', '_' or '-' and not start with 'aws.', got '${source}'`);
+    }
+    if (!props.table.tableStreamArn) throw new Error('Events needs a table with a stream (NEW_IMAGE)');
+    this.eventSource = source;
+
+    this.eventBus = new events.EventBus(this, 'Bus', { eventBusName: props.eventBusName });
+
+    // Publisher: the outbox to the bus.
+    this.publisherFunction = new HouseFunction(this, 'PublisherFunction', {
+      entry: 'functions/tasks/publish-status-events.ts',
+      description: 'Publishes recording status events from the outbox to the event bus',
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+    });
+    this.publisherFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']);
+    this.eventBus.grantPutEventsTo(this.publisherFunction);
+    this.publisherFunction.addEnvironment(ENV.eventBusName, this.eventBus.eventBusName);
+    this.publisherFunction.addEnvironment(ENV.eventSource, source);
+    this.publisherFunction.addEventSource(
+      new DynamoEventSource(props.table, {
+        startingPosition: lambda.StartingPosition.LATEST,
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(0),
+        bisectBatchOnError: true,
+        retryAttempts: 10,
+        // Only items written with pending events (the marker of the sparse pendingEvents index).
+        filters: [lambda.FilterCriteria.filter({ dynamodb: { NewImage: { [TABLE_INDEXES.pendingEvents.partitionKey]: { S: lambda.FilterRule.exists() } } } })],
+      }),
+    );
+    new events.Rule(this, 'SweepSchedule', {
+      description: 'Publishes status events a failed stream batch left in the outbox',
+      schedule: events.Schedule.rate(props.sweepInterval ?? Duration.minutes(5)),
+      targets: [new targets.LambdaFunction(this.publisherFunction)],
+    });
+
+    // Webhooks: the bus rule feeds the delivery queue; attempts are messages on the same queue.
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.deliveryQueue = new sqs.Queue(this, 'DeliveryQueue', {
+      // Above the function's timeout (several 10 s attempts in one batch), as Lambda requires.
+      visibilityTimeout: Duration.seconds(180),
+      retentionPeriod: Duration.days(4),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 8 },
+    });
+    this.webhookRule = new events.Rule(this, 'WebhookRule', {
+      description: 'Status events to webhook delivery',
+      eventBus: this.eventBus,
+      eventPattern: (() => {
+        const pattern = webhookFanOutPattern(source);
+        return { source: pattern.source, detailType: pattern['detail-type'] };
+      })(),
+      targets: [new targets.SqsQueue(this.deliveryQueue, { deadLetterQueue: this.deadLetterQueue, retryAttempts: 185, maxEventAge: Duration.hours(24) })],
+    });
+
+    this.deliveryFunction = new HouseFunction(this, 'DeliveryFunction', {
+      entry: 'functions/tasks/deliver-webhooks.ts',
+      description: 'Delivers signed webhooks with retries',
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+    });
+    this.deliveryFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']);
+    this.deliveryQueue.grantSendMessages(this.deliveryFunction);
+    this.deadLetterQueue.grantSendMessages(this.deliveryFunction);
+    this.deliveryFunction.addEnvironment(ENV.webhookQueueUrl, this.deliveryQueue.queueUrl);
+    this.deliveryFunction.addEnvironment(ENV.webhookDlqUrl, this.deadLetterQueue.queueUrl);
+    if (props.allowedHosts?.length) this.deliveryFunction.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
+    this.deliveryFunction.addEventSource(new SqsEventSource(this.deliveryQueue, { batchSize: 10, reportBatchItemFailures: true }));
+
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: 'Webhook deliveries were dead-lettered (retries over, or the delivery function kept failing)',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /** Lets an API function schedule webhook attempts (POST /v1/webhooks/{id}/test). */
+  grantScheduleDeliveries(fn: HouseFunction): void {
+    this.deliveryQueue.grantSendMessages(fn);
+    fn.addEnvironment(ENV.webhookQueueUrl, this.deliveryQueue.queueUrl);
+  }
+}

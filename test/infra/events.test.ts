@@ -1,0 +1,100 @@
+/**
+ * The event path in the template: bus, stream-triggered publisher and its sweep schedule, the webhook rule,
+ * the delivery queue with its DLQ and the DLQ alarm; and the README's customer rule, synthesized, matching
+ * real events (built by the same code as the publisher's, put through the local bus).
+ */
+import { readFileSync } from 'node:fs';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import { StandupUploadedRule } from '../../examples/uploaded-rule.ts';
+import { matchesEventPattern } from '../../functions/core/event-pattern.ts';
+import { newRecording, planTransition, type Recording, type RecordingStatus } from '../../functions/core/recording.ts';
+import { busEntry, statusChangedDetail, type BusEvent } from '../../functions/core/recording-events.ts';
+import { RecordingService } from '../../lib/recording-service.ts';
+import { LocalEventBus } from '../../local/local-events.ts';
+import { projectPath } from '../../lib/project-paths.ts';
+
+function synth() {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'CustomerStack');
+  const service = new RecordingService(stack, 'Recorder');
+  const postToChat = new lambda.Function(stack, 'PostToChat', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => {}'),
+  });
+  new StandupUploadedRule(stack, 'Standup', { service, postToChat });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** Real events: the publisher's builder on a real transition chain, delivered by the local bus. */
+async function eventsOf(meetingId: string, statuses: RecordingStatus[]): Promise<BusEvent[]> {
+  const bus = new LocalEventBus({ account: '111122223333', region: 'eu-west-1' });
+  const seen: BusEvent[] = [];
+  bus.addRule({ name: 'all', pattern: { source: ['meeting-recorder'] }, target: (e) => void seen.push(e) });
+  let r: Recording = newRecording({ id: 'rec_000000000000000000000001', tenantId: 't', meetingId, meetingUrl: 'https://m.example/x', now: new Date().toISOString() });
+  await bus.putEvents([busEntry(statusChangedDetail(undefined, r), 'meeting-recorder')]);
+  for (const status of statuses) {
+    const patch = status === 'UPLOADED' ? { files: [{ key: 'k', sizeBytes: 1, durationSeconds: 1, format: 'mp4' as const }] } : {};
+    const previous = r.status;
+    r = planTransition(r, status, patch, new Date().toISOString()).next;
+    await bus.putEvents([busEntry(statusChangedDetail(previous, r), 'meeting-recorder')]);
+  }
+  return seen;
+}
+
+describe('events and webhooks in the template', () => {
+  const { template } = synth();
+
+  it('has the bus, the stream-triggered publisher with a sweep schedule, and the table stream', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_IMAGE' } });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BisectBatchOnFunctionError: true,
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ dynamodb: { NewImage: { gsi4pk: { S: [{ exists: true }] } } } }) }] },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: Match.arrayWith([Match.objectLike({ IndexName: 'pendingEvents' })]),
+    });
+  });
+
+  it('routes status events to the delivery queue, which has a DLQ with an alarm', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: Match.anyValue(),
+      EventPattern: { source: ['meeting-recorder'], 'detail-type': ['Recording Status Changed'] },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { RedrivePolicy: { maxReceiveCount: 8, deadLetterTargetArn: Match.anyValue() } });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'] });
+  });
+
+  it("the README's customer rule is in the template and matches UPLOADED events of its meeting only", async () => {
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { EventPattern: { detail: Match.anyValue() } } });
+    const [rule] = Object.values(rules) as { Properties: { EventPattern: unknown; EventBusName: unknown } }[];
+    expect(rule!.Properties.EventPattern).toEqual({
+      source: ['meeting-recorder'],
+      'detail-type': ['Recording Status Changed'],
+      detail: { status: ['UPLOADED'], meetingId: ['weekly-standup'] },
+    });
+    const pattern = rule!.Properties.EventPattern;
+    const standup = await eventsOf('weekly-standup', ['RECORDING', 'UPLOADING', 'UPLOADED']);
+    expect(standup.filter((e) => matchesEventPattern(pattern, e)).map((e) => (e.detail as { status: string }).status)).toEqual(['UPLOADED']);
+    const other = await eventsOf('another-meeting', ['RECORDING', 'UPLOADING', 'UPLOADED']);
+    expect(other.some((e) => matchesEventPattern(pattern, e))).toBe(false);
+    // The README shows this very code.
+    const readme = readFileSync(projectPath('README.md'), 'utf8');
+    const example = readFileSync(projectPath('examples/uploaded-rule.ts'), 'utf8');
+    const snippet = example.split('// README: begin\n')[1]!.split('    // README: end')[0]!;
+    const dedented = snippet.split('\n').map((line) => line.replace(/^ {4}/, '')).join('\n').trim();
+    expect(readme).toContain(dedented.replace('this.rule = ', '').replace(/props\.service/g, 'service').replace('props.postToChat', 'postToChat'));
+  });
+});
