@@ -31,6 +31,7 @@ import {
   ListDeliveriesQuery,
   WEBHOOK_ID_PATTERN,
   WebhookListSchema,
+  WebhookSchema,
 } from './webhooks/webhook-schemas.ts';
 
 export const OPENAPI_VERSION = '3.1.1';
@@ -401,6 +402,7 @@ const RESPONSE_COMPONENTS: [z.ZodType, string][] = [
   [RecordingListSchema, 'RecordingList'],
   [DownloadSchema, 'Download'],
   [CreateTokenResponse, 'Token'],
+  [WebhookSchema, 'Webhook'],
   [CreatedWebhookSchema, 'CreatedWebhook'],
   [WebhookListSchema, 'WebhookList'],
   [DeliverySchema, 'WebhookDelivery'],
