@@ -43,7 +43,7 @@ it('a table from before the indexes gains them, keeps every item, and lists old 
 
     // Assess
     const table = (await ddb.send(new DescribeTableCommand({ TableName: 'old-table' }))).Table!;
-    expect(table.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['byMeeting', 'byStatus', 'byTenant']);
+    expect(table.GlobalSecondaryIndexes?.map((i) => i.IndexName).sort()).toEqual(['byMeeting', 'byStatus', 'byTenant', 'pendingEvents']);
     const manifest = await ddb.send(new GetItemCommand({ TableName: 'old-table', Key: { pk: { S: `RECORDING#${recording.id}` }, sk: { S: 'UPLOAD' } } }));
     expect(manifest.Item?.parts).toEqual({ N: '3' });
     for (const [index, key, value] of [
