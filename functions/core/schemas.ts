@@ -15,7 +15,8 @@ const httpUrl = z
     } catch {
       return false;
     }
-  }, 'meetingUrl must be an absolute http(s) URL');
+  }, 'meetingUrl must be an absolute http(s) URL')
+  .describe('The page the recorder opens: a meeting, or a layout page that shows it. Checked against the SSRF policy.');
 
 export const MeetingId = z
   .string({ error: 'meetingId must be a string' })
@@ -25,13 +26,16 @@ export const MeetingId = z
 
 export const CreateRecordingBody = z.strictObject({
   meetingUrl: httpUrl,
-  meetingId: MeetingId.optional(),
+  meetingId: MeetingId.optional().describe(
+    'Your id for the meeting; at most one live recording per meeting. Default: a scoped token\'s meeting, else an id derived from meetingUrl.',
+  ),
   maxDurationSeconds: z
     .number({ error: 'maxDurationSeconds must be a number' })
     .int('maxDurationSeconds must be a whole number of seconds')
     .min(1, 'maxDurationSeconds must be at least 1')
     .max(DEFAULT_MAX_DURATION_SECONDS, `maxDurationSeconds must be at most ${DEFAULT_MAX_DURATION_SECONDS} (24 h)`)
-    .optional(),
+    .optional()
+    .describe('The recorder stops by itself after this many seconds (stopReason max_duration). Default 86400.'),
 });
 export type CreateRecordingBody = z.infer<typeof CreateRecordingBody>;
 
@@ -59,7 +63,7 @@ export const ListRecordingsQuery = z.strictObject({
   createdFrom: isoInstant('createdFrom').optional(),
   createdTo: isoInstant('createdTo').optional(),
   limit: intParam('limit', 1, 100).optional(),
-  cursor: z.string({ error: 'cursor must be a string' }).max(2048, 'cursor is too long').optional(),
+  cursor: z.string({ error: 'cursor must be a string' }).max(2048, 'cursor is too long').optional().describe('nextCursor of the previous page'),
 });
 export type ListRecordingsQuery = z.infer<typeof ListRecordingsQuery>;
 
