@@ -6,6 +6,9 @@
  * right after each pause request returns, and back before resuming, so any private frame or sound in the
  * file was captured while paused. As a check that the detector sees such content when it is captured, the
  * page is also private for one second while recording.
+ *
+ * The stack's heartbeat timeout is 4 s, so pauses of 4 s and more also show that the recorder keeps
+ * heartbeating while paused (a silent one would end ERRORED recorder_lost).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -101,7 +104,7 @@ async function pause(id: string, seen: Set<string>) {
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   const paused = await waitFor(id, ['PAUSED'], seen);
   expect(paused.status).toBe('PAUSED');
-  return { sentAt, answeredAt: Date.now() };
+  return { sentAt, pausedSeenMs: Date.now() - sentAt };
 }
 
 /** The page turns public again, then resumes and waits for RECORDING; returns the request time. */
@@ -211,7 +214,7 @@ describe('pause and resume', () => {
     const markerOffMs = Date.now();
     await sleep(1500);
 
-    await pause(id, seen);
+    const pause1 = await pause(id, seen);
     await sleep(4000);
     const resume1 = await resume(id, seen);
     await sleep(4000);
@@ -257,13 +260,39 @@ describe('pause and resume', () => {
     const markerTo = (markerOffMs - Date.parse(live.startedAt!)) / 1000;
     const frames = await privateFrames(path);
     const tone = await privateToneWindows(path);
-    console.log(JSON.stringify({ figure: 'pause-resume', resumeLatenciesMs, fileSeconds: media.durationSeconds, wallSeconds, spans: [span1, span2, span3], marker: [markerFrom, markerTo], privateFrames: [frames[0], frames.at(-1), frames.length], toneWindows: [tone[0], tone.at(-1), tone.length] }));
+    console.log(JSON.stringify({ figure: 'pause-resume', pausedSeenMs: pause1.pausedSeenMs, resumeLatenciesMs, fileSeconds: media.durationSeconds, wallSeconds, spans: [span1, span2, span3], marker: [markerFrom, markerTo], privateFrames: [frames[0], frames.at(-1), frames.length], toneWindows: [tone[0], tone.at(-1), tone.length] }));
     expect(frames.length).toBeGreaterThan(20);
     expect(tone.length).toBeGreaterThan(12);
     for (const time of [...frames, ...tone]) {
       expect(time).toBeGreaterThan(markerFrom - 0.1);
       expect(time).toBeLessThan(markerTo + 0.3);
     }
+  });
+
+  it('a pause and a resume back to back (both may land between two polls) still leave out what the pause covered', async () => {
+    const seen = new Set<string>();
+    const id = await start('short-pause', seen);
+    await sleep(3000);
+    expect((await api.pause(id)).status).toBe(202);
+    setPrivate(true);
+    await sleep(150);
+    setPrivate(false);
+    expect((await api.resume(id)).status).toBe(202);
+    await sleep(500);
+    const live = await waitFor(id, ['RECORDING'], seen);
+    expect(live.status).toBe('RECORDING');
+    // The status is RECORDING again only once capture continued.
+    for (const deadline = Date.now() + 10_000; !(await t.api.get(id)).body.pauses?.[0]?.resumedAt && Date.now() < deadline; ) await sleep(100);
+    await sleep(2000);
+    expect((await t.api.stop(id)).status).toBe(202);
+    const done = await waitFor(id, ['UPLOADED'], seen, 60_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('UPLOADED');
+    expect(done.pauses).toHaveLength(1);
+    expect(done.pauses![0]!.resumedAt).toEqual(expect.any(String));
+    const path = await download(id, 'short-pause');
+    expect(await decodeErrors(path)).toBe('');
+    expect(await privateFrames(path)).toEqual([]);
+    expect(await privateToneWindows(path)).toEqual([]);
   });
 
   it('stop while paused finalizes what was captured before the pause', async () => {
