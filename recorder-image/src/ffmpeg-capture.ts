@@ -378,14 +378,20 @@ export class FfmpegCapture {
    * Throws when ffmpeg did not finish cleanly; what it wrote up to then is still in the output.
    */
   async stop(opts: { atMs?: number; drainTimeoutMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     const run = this.running;
     try {
       if (run) await this.endRun(run, opts.atMs, opts.drainTimeoutMs ?? 0, opts.timeoutMs);
-      this.finishedCleanly = true;
+      this.finishedCleanly = !this.runFailed;
     } finally {
       this.splicer.finish();
     }
   }
+
+  private stopped = false;
+  /** A run did not finish cleanly when asked to (its file part ends at its last whole fragment). */
+  private runFailed = false;
 
   private async endRun(run: FfmpegRun, atMs: number | undefined, drainTimeoutMs: number, timeoutMs?: number): Promise<void> {
     if (atMs !== undefined) {
@@ -394,6 +400,9 @@ export class FfmpegCapture {
     }
     try {
       await run.stop(timeoutMs);
+    } catch (err) {
+      this.runFailed = true;
+      throw err;
     } finally {
       await run.outputEnded;
       this.splicer.endRun();
