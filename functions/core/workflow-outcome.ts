@@ -12,7 +12,7 @@ import type { RecordingRepository } from './recording-repository.ts';
 export async function completeRecording(repository: RecordingRepository, recordingId: string, result: RecorderResult): Promise<Recording> {
   const current = await repository.find(recordingId);
   if (current?.status === 'UPLOADED') return current;
-  if (current?.status === 'RECORDING') {
+  if (current?.status === 'RECORDING' || current?.status === 'PAUSED') {
     // The recorder reported its result without its own UPLOADING write landing (e.g. DynamoDB throttled it).
     await repository.transitionLatest(recordingId, 'UPLOADING', { stoppedAt: result.stoppedAt, stopReason: result.stopReason });
   }
