@@ -225,3 +225,14 @@ describe('the OpenAPI document', () => {
     expect(() => buildOpenApiDocument([...ROUTES, { method: 'GET', path: '/v1/new', handler: 'new-handler' }])).toThrow(/new-handler/);
   });
 });
+
+describe('the README', () => {
+  it('lists every error code of the catalog with its HTTP status', () => {
+    const readme = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+    const rows = new Map([...readme.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => [m[2], Number(m[1])]));
+    const missing = Object.entries(ERROR_CODES)
+      .filter(([code, info]) => rows.get(code) !== info.status)
+      .map(([code, info]) => `${info.status} ${code}`);
+    expect(missing, 'add these rows to the error table in README.md').toEqual([]);
+  });
+});
