@@ -6,11 +6,14 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/core/config.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern } from '../functions/core/recording-events.ts';
-import { TABLE_INDEXES } from '../functions/core/table-schema.ts';
+import { MEETING_ENDED_DETAIL_TYPE, MEETING_STARTED_DETAIL_TYPE } from '../functions/core/meeting-events.ts';
+import { CREDENTIAL_PARTITION_PREFIXES, TABLE_INDEXES } from '../functions/core/table-schema.ts';
 import { HouseFunction } from './house-function.ts';
 
 export interface EventsProps {
@@ -36,6 +39,12 @@ export interface EventsProps {
    * @default - none: webhook URLs must resolve to public addresses
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * The recording workflow. When given, "Meeting Started" / "Meeting Ended" events on the bus start and stop
+   * recordings (the meeting trigger rule and function).
+   * @default - no auto-start
+   */
+  readonly stateMachine?: sfn.IStateMachine;
   /**
    * Retention of the functions' log groups.
    * @default logs.RetentionDays.ONE_MONTH
@@ -68,6 +77,9 @@ export class Events extends Construct {
   public readonly deliveryFunction: HouseFunction;
   /** In alarm while the dead-letter queue holds a message. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Auto-start: "Meeting Started" / "Meeting Ended" events (not from `eventSource`) to the trigger function. */
+  public readonly meetingTriggerRule?: events.Rule;
+  public readonly meetingTriggerFunction?: HouseFunction;
 
   constructor(scope: Construct, id: string, props: EventsProps) {
     super(scope, id);
@@ -154,6 +166,45 @@ export class Events extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+
+    if (props.stateMachine) {
+      const trigger = this.addMeetingTrigger({ ...props, stateMachine: props.stateMachine });
+      this.meetingTriggerRule = trigger.rule;
+      this.meetingTriggerFunction = trigger.fn;
+    }
+  }
+
+  /**
+   * Auto-start. The function creates recordings as POST /v1/recordings does (meeting lock, SSRF check,
+   * workflow start) for the tenant the event names, so who may PutEvents on the bus decides who may start
+   * recordings for any tenant: keep the bus's resource policy and IAM to trusted principals (README).
+   */
+  private addMeetingTrigger(props: EventsProps & { stateMachine: sfn.IStateMachine }): { rule: events.Rule; fn: HouseFunction } {
+    const fn = new HouseFunction(this, 'MeetingTriggerFunction', {
+      entry: 'functions/tasks/meeting-events.ts',
+      description: 'Starts and stops recordings on Meeting Started / Meeting Ended events',
+      // A Meeting Ended may wait up to 30 s for a recording that is still starting.
+      timeout: Duration.seconds(60),
+      logRetention: props.logRetention,
+    });
+    // The meeting lock (conditional PutItem / DeleteItem), the recording (PutItem, GetItem), stop (UpdateItem).
+    fn.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    fn.bindStateMachine(props.stateMachine, ['states:StartExecution']);
+    // Whether the tenant exists: reads of the credential partitions only (as the API's authentication).
+    iam.Grant.addToPrincipal({
+      grantee: fn,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': CREDENTIAL_PARTITION_PREFIXES.map((prefix) => `${prefix}*`) } },
+    });
+    if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
+    const rule = new events.Rule(this, 'MeetingTriggerRule', {
+      description: 'Meeting Started / Meeting Ended events start and stop recordings',
+      eventBus: this.eventBus,
+      eventPattern: { source: events.Match.anythingBut(this.eventSource), detailType: [MEETING_STARTED_DETAIL_TYPE, MEETING_ENDED_DETAIL_TYPE] },
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+    });
+    return { rule, fn };
   }
 
   /** Lets an API function schedule webhook attempts (POST /v1/webhooks/{id}/test). */

@@ -151,6 +151,7 @@ export class RecordingService extends Construct {
       table: this.storage.table,
       eventSource: props.eventSource,
       eventBusName: props.eventBusName,
+      stateMachine: this.workflow.stateMachine,
       allowedHosts: props.allowedHosts,
       logRetention: props.logRetention,
     });

@@ -43,6 +43,16 @@ export class LocalEventBus implements EventSink {
     return () => this.rules.delete(rule.name);
   }
 
+  /**
+   * PutEvents as a customer calls it (e.g. a "Meeting Started" event): resolves once every matching rule's
+   * target has handled the event.
+   */
+  async put(entry: { source: string; detailType: string; detail: unknown; resources?: string[]; time?: Date }): Promise<void> {
+    await this.putEvents([
+      { Source: entry.source, DetailType: entry.detailType, Detail: JSON.stringify(entry.detail), Time: entry.time ?? new Date(), Resources: entry.resources ?? [] },
+    ]);
+  }
+
   async putEvents(entries: BusEntry[]): Promise<void> {
     for (const entry of entries) {
       const event: BusEvent = {

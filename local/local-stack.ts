@@ -16,7 +16,8 @@ import { parseAllowedHosts } from '#core/url-policy.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
-import { credentialStore, resetRuntime, salvageDeps, useWebhookDelivery, webhookDeliverer } from '#core/runtime.ts';
+import { credentialStore, meetingEventDeps, resetRuntime, salvageDeps, useWebhookDelivery, webhookDeliverer } from '#core/runtime.ts';
+import { handleMeetingEvent, meetingTriggerPattern } from '#core/meeting-events.ts';
 import { OutboxPublisher } from '#core/outbox.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern, type RecordingStatusChangedDetail } from '#core/recording-events.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '#core/webhooks/retry-policy.ts';
@@ -66,7 +67,10 @@ export interface LocalStack {
   stepFunctions: LocalStepFunctions;
   recorders: LocalRecorderTasks;
   repository: RecordingRepository;
-  /** The custom event bus: add rules (EventBridge patterns) to receive status events. */
+  /**
+   * The custom event bus: add rules (EventBridge patterns) to receive status events; `put` a "Meeting Started"
+   * or "Meeting Ended" event to start or stop a recording.
+   */
   eventBus: LocalEventBus;
   /** The outbox publisher's loop (pause it to act out a crashed publisher). */
   outbox: OutboxLoop;
@@ -198,6 +202,12 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
     name: 'webhook-fan-out',
     pattern: webhookFanOutPattern(eventSource),
     target: async (event) => void (await webhookDeliverer().fanOut(event.detail as RecordingStatusChangedDetail)),
+  });
+  // Auto-start: customers' "Meeting Started" / "Meeting Ended" events -> the same handler as the AWS rule's.
+  eventBus.addRule({
+    name: 'meeting-triggers',
+    pattern: meetingTriggerPattern(eventSource),
+    target: async (event) => void (await handleMeetingEvent({ ...meetingEventDeps(), log: (level, message, fields) => log(message, { level, ...fields }) }, event)),
   });
   const outbox = new OutboxLoop(new OutboxPublisher({ db: createDocumentClient(), tableName: LOCAL_TABLE, sink: eventBus, source: eventSource }), {
     intervalMs: opts.outboxIntervalMs,

@@ -5,7 +5,8 @@
 import { createDocumentClient, createEventBridgeClient, createS3Client, createSfnClient, createSqsClient } from './aws-clients.ts';
 import { ENV, intEnv, requireEnv } from './config.ts';
 import { IdempotencyStore } from './idempotency.ts';
-import { urlPolicyFromEnv } from './url-policy.ts';
+import { checkUrlAllowed, urlPolicyFromEnv } from './url-policy.ts';
+import type { MeetingEventDeps } from './meeting-events.ts';
 import { UploadManifestStore } from './media-upload.ts';
 import { RecordingRepository } from './recording-repository.ts';
 import { StepFunctionsWorkflowStarter } from './workflow-starter.ts';
@@ -66,6 +67,17 @@ export const eventPublisher = once(
       source: process.env[ENV.eventSource] || DEFAULT_EVENT_SOURCE,
       eventBusName: requireEnv(ENV.eventBusName),
     }),
+);
+
+/** What the meeting-events trigger needs: the API's create path (lock, SSRF check, workflow) and the tenants. */
+export const meetingEventDeps = once(
+  (): MeetingEventDeps => ({
+    repository: recordingRepository(),
+    workflow: workflowStarter(),
+    checkUrl: (url) => checkUrlAllowed(url, urlPolicy()),
+    tenantExists: async (tenantId) => (await credentialStore().getTenant(tenantId)) !== undefined,
+    log: (level, message, fields) => (level === 'WARN' ? console.warn : console.log)(JSON.stringify({ level, message, ...fields })),
+  }),
 );
 
 export const webhookStore = once(() => new WebhookStore(createDocumentClient(), requireEnv(ENV.tableName)));

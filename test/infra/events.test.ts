@@ -10,6 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { StandupUploadedRule } from '../../examples/uploaded-rule.ts';
 import { matchesEventPattern } from '../../functions/core/event-pattern.ts';
+import { meetingTriggerPattern } from '../../functions/core/meeting-events.ts';
 import { newRecording, planTransition, type Recording, type RecordingStatus } from '../../functions/core/recording.ts';
 import { busEntry, statusChangedDetail, type BusEvent } from '../../functions/core/recording-events.ts';
 import { RecordingService } from '../../lib/recording-service.ts';
@@ -96,5 +97,33 @@ describe('events and webhooks in the template', () => {
     const snippet = example.split('// README: begin\n')[1]!.split('    // README: end')[0]!;
     const dedented = snippet.split('\n').map((line) => line.replace(/^ {4}/, '')).join('\n').trim();
     expect(readme).toContain(dedented.replace('this.rule = ', '').replace(/props\.service/g, 'service').replace('props.postToChat', 'postToChat'));
+  });
+
+  it('auto-start: a rule for Meeting Started / Meeting Ended (not from its own source) invokes the trigger function, with least privilege', () => {
+    const rules = template.findResources('AWS::Events::Rule', { Properties: { Description: Match.stringLikeRegexp('Meeting Started') } });
+    const [rule] = Object.values(rules) as { Properties: { EventPattern: unknown; EventBusName: unknown; Targets: { Arn: unknown; RetryPolicy: unknown }[] } }[];
+    // The same pattern local mode's rule uses.
+    expect(rule!.Properties.EventPattern).toEqual({ source: [{ 'anything-but': ['meeting-recorder'] }], 'detail-type': ['Meeting Started', 'Meeting Ended'] });
+    expect(rule!.Properties.EventPattern).toEqual(meetingTriggerPattern('meeting-recorder'));
+    expect(rule!.Properties.EventBusName).toEqual({ Ref: expect.stringMatching(/EventsBus/) });
+    expect(rule!.Properties.Targets[0]!.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
+    // The pattern as EventBridge applies it: a customer's events match, the service's own and status events do not.
+    const event = (source: string, detailType: string) => ({ source, 'detail-type': detailType, detail: {} });
+    const pattern = rule!.Properties.EventPattern;
+    expect(matchesEventPattern(pattern, event('com.example.meetings', 'Meeting Started'))).toBe(true);
+    expect(matchesEventPattern(pattern, event('com.example.meetings', 'Meeting Ended'))).toBe(true);
+    expect(matchesEventPattern(pattern, event('meeting-recorder', 'Meeting Started'))).toBe(false);
+    expect(matchesEventPattern(pattern, event('com.example.meetings', 'Recording Status Changed'))).toBe(false);
+    // The target is the trigger function; it may start executions and use the table, nothing broader.
+    const fns = template.findResources('AWS::Lambda::Function', { Properties: { Description: Match.stringLikeRegexp('Meeting Started') } });
+    const [fnId] = Object.keys(fns);
+    expect(fnId).toBeDefined();
+    expect(JSON.stringify(rule!.Properties.Targets[0]!.Arn)).toContain(fnId);
+    const role = JSON.stringify((fns[fnId!] as { Properties: { Role: unknown } }).Properties.Role);
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes(JSON.parse(role)['Fn::GetAtt'][0]));
+    const actions = policies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } }).Properties.PolicyDocument.Statement.flatMap((st) => st.Action));
+    expect(new Set(actions)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'states:StartExecution', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    // Credential reads only under the credential partitions (tenant lookup).
+    expect(JSON.stringify(policies)).toContain('dynamodb:LeadingKeys');
   });
 });
