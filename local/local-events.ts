@@ -12,6 +12,8 @@ import { matchesEventPattern } from '#core/event-pattern.ts';
 import type { BusEntry, BusEvent } from '#core/recording-events.ts';
 import type { DeadLetterSink, DeliveryRef, DeliveryScheduler, WebhookDeliverer } from '#core/webhooks/webhook-deliverer.ts';
 import type { WebhookDelivery } from '#core/webhooks/webhook-store.ts';
+import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TABLE_KEYS } from '#core/table-schema.ts';
 
 type Log = (message: string, fields?: Record<string, unknown>) => void;
 
@@ -144,8 +146,9 @@ export class OutboxLoop {
 }
 
 /**
- * The delivery queue: `schedule` runs `deliverer.attempt(ref)` after the delay. In memory: a restart of
- * local mode forgets scheduled retries (the deliveries stay `pending` with their `nextAttemptAt`).
+ * The delivery queue: `schedule` runs `deliverer.attempt(ref)` after the delay. The timers live in memory;
+ * the deliveries themselves are items (`pending` with their `nextAttemptAt`), so a restart of local mode
+ * schedules them again (`recoverPendingDeliveries`). On AWS the delayed SQS messages play this part.
  */
 export class LocalDeliveryQueue implements DeliveryScheduler, DeadLetterSink {
   private deliverer: WebhookDeliverer | undefined;
@@ -187,4 +190,31 @@ export class LocalDeliveryQueue implements DeliveryScheduler, DeadLetterSink {
     this.timers.clear();
     await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/**
+ * Schedules every delivery still `pending` in the table (local mode's timers died with its last process).
+ * A scan is fine here: it runs once at start, against local mode's own small table. Returns how many.
+ */
+export async function recoverPendingDeliveries(db: DynamoDBDocumentClient, tableName: string, queue: DeliveryScheduler, nowMs = Date.now()): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await db.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'begins_with(#sk, :delivery) AND #state = :pending',
+        ExpressionAttributeNames: { '#sk': TABLE_KEYS.sortKey, '#state': 'state' },
+        ExpressionAttributeValues: { ':delivery': 'DELIVERY#', ':pending': 'pending' },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const dueMs = Date.parse(String(item.nextAttemptAt ?? '')) || nowMs;
+      await queue.schedule({ subscriptionId: String(item.subscriptionId), messageId: String(item.messageId) }, Math.max(0, dueMs - nowMs));
+      count++;
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
 }

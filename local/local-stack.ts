@@ -22,7 +22,7 @@ import { OutboxPublisher } from '#core/outbox.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern, type RecordingStatusChangedDetail } from '#core/recording-events.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '#core/webhooks/retry-policy.ts';
 import type { WebhookClock } from '#core/webhooks/webhook-deliverer.ts';
-import { LocalDeliveryQueue, LocalEventBus, OutboxLoop } from './local-events.ts';
+import { LocalDeliveryQueue, LocalEventBus, OutboxLoop, recoverPendingDeliveries } from './local-events.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
 import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
@@ -198,6 +198,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const eventSource = opts.eventSource ?? DEFAULT_EVENT_SOURCE;
   const eventBus = new LocalEventBus({ account: LOCAL_ACCOUNT, region: LOCAL_REGION });
   webhookQueue.bind(webhookDeliverer());
+  const recovered = await recoverPendingDeliveries(createDocumentClient(), LOCAL_TABLE, webhookQueue);
+  if (recovered > 0) log('webhook deliveries rescheduled after a restart', { count: recovered });
   eventBus.addRule({
     name: 'webhook-fan-out',
     pattern: webhookFanOutPattern(eventSource),

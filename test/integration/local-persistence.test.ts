@@ -2,7 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
+import { closedPort } from '../support/net.ts';
 import { newRecording } from '../../functions/core/recording.ts';
 import { newRecordingId } from '../../functions/core/recording-service.ts';
 import { RecordingApiClient } from '../../local/api-client.ts';
@@ -39,4 +41,53 @@ describe('local mode across a restart', () => {
       await second.stop();
     }
   });
+
+  it('delivers, after a restart, the webhook deliveries that were still waiting for a retry', async () => {
+    // Prepare: a subscription to a receiver that is down, and a status event for it.
+    const port = await closedPort();
+    const first = await startLocalStack({ dataDir, port: 0, allowedHosts: ['127.0.0.1'] });
+    const api = new RecordingApiClient(first.url, first.apiKey);
+    const sub = await api.request('POST', '/v1/webhooks', { url: `http://127.0.0.1:${port}/hook`, events: ['UPLOADED'] });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const r = newRecording({ id: newRecordingId(), tenantId: LOCAL_TENANT_ID, meetingId: 'm', meetingUrl: 'https://meet.example/c', now: new Date().toISOString() });
+    await first.repository.create(r);
+    let latest = await first.repository.transition(r, 'RECORDING');
+    latest = await first.repository.transition(latest, 'UPLOADING');
+    await first.repository.transition(latest, 'UPLOADED');
+    let pending: any[] = [];
+    for (let i = 0; i < 100 && !pending.some((d) => d.attemptCount >= 1); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      pending = (await api.request('GET', `/v1/webhooks/${sub.body.id}/deliveries`)).body.items ?? [];
+    }
+    expect(pending).toHaveLength(1);
+    expect(pending[0]).toMatchObject({ state: 'pending', nextAttemptAt: expect.any(String) });
+    await first.stop();
+
+    // Act: the receiver comes up, then local mode starts again on the same data.
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c)).on('end', () => {
+        received.push(body);
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(port, '127.0.0.1', resolve));
+    const second = await startLocalStack({ dataDir, port: 0, allowedHosts: ['127.0.0.1'] });
+    try {
+      // Assess: the retry fires from the stored delivery (its backoff is seconds), and succeeds once.
+      const api2 = new RecordingApiClient(second.url, second.apiKey);
+      let state = 'pending';
+      for (let i = 0; i < 200 && state !== 'succeeded'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        state = (await api2.request('GET', `/v1/webhooks/${sub.body.id}/deliveries`)).body.items?.[0]?.state;
+      }
+      expect(state).toBe('succeeded');
+      expect(received).toHaveLength(1);
+      expect(JSON.parse(received[0]!).data).toMatchObject({ recordingId: r.id, status: 'UPLOADED' });
+    } finally {
+      await second.stop();
+      receiver.close();
+    }
+  }, 60_000);
 });
