@@ -80,6 +80,9 @@ export class Events extends Construct {
   /** Auto-start: "Meeting Started" / "Meeting Ended" events (not from `eventSource`) to the trigger function. */
   public readonly meetingTriggerRule?: events.Rule;
   public readonly meetingTriggerFunction?: HouseFunction;
+  /** Meeting events the trigger function failed on after its retries, with an alarm on it. */
+  public readonly meetingTriggerDeadLetterQueue?: sqs.Queue;
+  public readonly meetingTriggerDeadLetterAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: EventsProps) {
     super(scope, id);
@@ -168,6 +171,19 @@ export class Events extends Construct {
     });
 
     if (props.stateMachine) {
+      this.meetingTriggerDeadLetterQueue = new sqs.Queue(this, 'MeetingTriggerDeadLetterQueue', {
+        retentionPeriod: Duration.days(14),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+      });
+      this.meetingTriggerDeadLetterAlarm = new cloudwatch.Alarm(this, 'MeetingTriggerDeadLetterAlarm', {
+        alarmDescription: 'Meeting Started/Ended events the trigger function could not handle are waiting in its dead-letter queue',
+        metric: this.meetingTriggerDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
       const trigger = this.addMeetingTrigger({ ...props, stateMachine: props.stateMachine });
       this.meetingTriggerRule = trigger.rule;
       this.meetingTriggerFunction = trigger.fn;
@@ -202,7 +218,8 @@ export class Events extends Construct {
       description: 'Meeting Started / Meeting Ended events start and stop recordings',
       eventBus: this.eventBus,
       eventPattern: { source: events.Match.anythingBut(this.eventSource), detailType: [MEETING_STARTED_DETAIL_TYPE, MEETING_ENDED_DETAIL_TYPE] },
-      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.hours(1) })],
+      // An event that still fails after the retries is kept, not lost, and the alarm says so.
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2, maxEventAge: Duration.hours(1), deadLetterQueue: this.meetingTriggerDeadLetterQueue })],
     });
     return { rule, fn };
   }

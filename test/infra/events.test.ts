@@ -107,6 +107,10 @@ describe('events and webhooks in the template', () => {
     expect(rule!.Properties.EventPattern).toEqual(meetingTriggerPattern('meeting-recorder'));
     expect(rule!.Properties.EventBusName).toEqual({ Ref: expect.stringMatching(/EventsBus/) });
     expect(rule!.Properties.Targets[0]!.RetryPolicy).toEqual({ MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 });
+    // What still fails goes to a dead-letter queue that has an alarm.
+    const dlq = (rule!.Properties.Targets[0] as { DeadLetterConfig?: { Arn: { 'Fn::GetAtt': string[] } } }).DeadLetterConfig?.Arn['Fn::GetAtt'][0];
+    expect(dlq).toMatch(/MeetingTriggerDeadLetterQueue/);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlq, 'QueueName'] } }] });
     // The pattern as EventBridge applies it: a customer's events match, the service's own and status events do not.
     const event = (source: string, detailType: string) => ({ source, 'detail-type': detailType, detail: {} });
     const pattern = rule!.Properties.EventPattern;
