@@ -80,7 +80,8 @@ describe('RecordingService', () => {
   it('gives every API function the table, bucket and state machine, on Node 22 arm64 with tracing', () => {
     // Prepare
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
-    const apiFunctions = functions.filter((fn) => fn.Properties.Environment?.Variables?.STATE_MACHINE_ARN);
+    // API functions are described by their route ("POST /v1/recordings"); the workflow and event functions are not.
+    const apiFunctions = functions.filter((fn) => /^(GET|POST|DELETE) \/v1\//.test(fn.Properties.Description ?? ''));
 
     // Assess
     expect(apiFunctions).toHaveLength(ROUTES.length);
@@ -324,8 +325,8 @@ describe('RecordingService', () => {
 
   it('lets every API function read credential items (API keys, tenants) for authentication, and only those', () => {
     // Prepare
-    const apiFunctions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
-      (fn) => (fn as Resource).Properties.Environment?.Variables?.STATE_MACHINE_ARN,
+    const apiFunctions = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
+      /^(GET|POST|DELETE) \/v1\//.test((fn as Resource).Properties.Description ?? ''),
     ) as Resource[];
 
     // Act
