@@ -124,11 +124,12 @@ export class Events extends Construct {
     });
 
     // Webhooks: the bus rule feeds the delivery queue; attempts are messages on the same queue.
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-    });
+    const webhookDlq = this.deadLetterQueueWithAlarm(
+      'DeadLetter',
+      'Webhook deliveries were dead-lettered (retries over, or the delivery function kept failing)',
+    );
+    this.deadLetterQueue = webhookDlq.queue;
+    this.deadLetterAlarm = webhookDlq.alarm;
     this.deliveryQueue = new sqs.Queue(this, 'DeliveryQueue', {
       // Above the function's timeout (several 10 s attempts in one batch), as Lambda requires.
       visibilityTimeout: Duration.seconds(180),
@@ -161,33 +162,35 @@ export class Events extends Construct {
     if (props.allowedHosts?.length) this.deliveryFunction.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
     this.deliveryFunction.addEventSource(new SqsEventSource(this.deliveryQueue, { batchSize: 10, reportBatchItemFailures: true }));
 
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'Webhook deliveries were dead-lettered (retries over, or the delivery function kept failing)',
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
+    if (props.stateMachine) {
+      const triggerDlq = this.deadLetterQueueWithAlarm(
+        'MeetingTriggerDeadLetter',
+        'Meeting Started/Ended events the trigger function could not handle are waiting in its dead-letter queue',
+      );
+      this.meetingTriggerDeadLetterQueue = triggerDlq.queue;
+      this.meetingTriggerDeadLetterAlarm = triggerDlq.alarm;
+      const trigger = this.addMeetingTrigger({ ...props, stateMachine: props.stateMachine });
+      this.meetingTriggerRule = trigger.rule;
+      this.meetingTriggerFunction = trigger.fn;
+    }
+  }
+
+  /** A dead-letter queue (14 days, encrypted, TLS only) and an alarm as soon as it holds a message. */
+  private deadLetterQueueWithAlarm(id: string, alarmDescription: string): { queue: sqs.Queue; alarm: cloudwatch.Alarm } {
+    const queue = new sqs.Queue(this, `${id}Queue`, {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const alarm = new cloudwatch.Alarm(this, `${id}Alarm`, {
+      alarmDescription,
+      metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-
-    if (props.stateMachine) {
-      this.meetingTriggerDeadLetterQueue = new sqs.Queue(this, 'MeetingTriggerDeadLetterQueue', {
-        retentionPeriod: Duration.days(14),
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-      });
-      this.meetingTriggerDeadLetterAlarm = new cloudwatch.Alarm(this, 'MeetingTriggerDeadLetterAlarm', {
-        alarmDescription: 'Meeting Started/Ended events the trigger function could not handle are waiting in its dead-letter queue',
-        metric: this.meetingTriggerDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
-      const trigger = this.addMeetingTrigger({ ...props, stateMachine: props.stateMachine });
-      this.meetingTriggerRule = trigger.rule;
-      this.meetingTriggerFunction = trigger.fn;
-    }
+    return { queue, alarm };
   }
 
   /**

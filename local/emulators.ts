@@ -98,8 +98,8 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
   const attributeDefinitions = [TABLE_KEYS.partitionKey, TABLE_KEYS.sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])].map(
     (AttributeName) => ({ AttributeName, AttributeType: 'S' as const }),
   );
-  try {
-    await ddb.send(
+  const createTable = () =>
+    ddb.send(
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
@@ -111,6 +111,8 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
         GlobalSecondaryIndexes: indexes.map(indexDefinition),
       }),
     );
+  try {
+    await createTable();
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;
     // A data dir from an older version: the emulator cannot add indexes to a table (UpdateTable), so the
@@ -126,18 +128,7 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
         startKey = page.LastEvaluatedKey;
       } while (startKey);
       await ddb.send(new DeleteTableCommand({ TableName: tableName }));
-      await ddb.send(
-        new CreateTableCommand({
-          TableName: tableName,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: attributeDefinitions,
-          KeySchema: [
-            { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
-            { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
-          ],
-          GlobalSecondaryIndexes: indexes.map(indexDefinition),
-        }),
-      );
+      await createTable();
       await waitForActiveTable(ddb, tableName);
       for (const raw of items) {
         const item = unmarshall(raw);

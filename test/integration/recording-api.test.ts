@@ -7,9 +7,10 @@
 import { PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '../../functions/core/aws-clients.ts';
-import { newRecording, type Recording, type RecordingStatus } from '../../functions/core/recording.ts';
+import type { Recording, RecordingStatus } from '../../functions/core/recording.ts';
 import { newRecordingId } from '../../functions/core/recording-service.ts';
 import { recordingMediaKey } from '../../functions/core/recording-files.ts';
+import { seedRecording } from '../support/seed.ts';
 import { startTestStack, type TestStack, type TestTenant } from '../support/stack.ts';
 
 let t: TestStack;
@@ -30,26 +31,8 @@ const expectProblem = (res: { status: number; headers: Headers; body: any }, sta
   expect(res.body).toMatchObject({ status, code });
 };
 
-/** Writes a recording in `status` through the repository (the path every writer uses), with no recorder. */
-async function seed(
-  tenantId: string,
-  opts: { id?: string; meetingId?: string; status?: RecordingStatus; createdAt?: string; patch?: Partial<Recording> } = {},
-) {
-  const now = opts.createdAt ?? new Date().toISOString();
-  let r = newRecording({ id: opts.id ?? newRecordingId(), tenantId, meetingId: opts.meetingId ?? 'seeded', meetingUrl: 'https://meet.example.com/x', now });
-  await t.stack.repository.create(r);
-  const path: Record<RecordingStatus, RecordingStatus[]> = {
-    INVOKED: [],
-    RECORDING: ['RECORDING'],
-    PAUSED: ['RECORDING', 'PAUSED'],
-    UPLOADING: ['RECORDING', 'UPLOADING'],
-    UPLOADED: ['RECORDING', 'UPLOADING', 'UPLOADED'],
-    ERRORED: ['ERRORED'],
-  };
-  const steps = path[opts.status ?? 'INVOKED'];
-  for (const [i, status] of steps.entries()) r = await t.stack.repository.transition(r, status, i === steps.length - 1 ? (opts.patch ?? {}) : {});
-  return r;
-}
+/** A recording in a given state, written through the repository with no recorder (see test/support/seed.ts). */
+const seed = (tenantId: string, opts: Parameters<typeof seedRecording>[2] = {}) => seedRecording(t.stack.repository, tenantId, opts);
 
 describe('pause, resume and stop follow the state model', () => {
   it('pause from RECORDING asks the recorder to pause; a second pause is 409 recording_already_paused', async () => {

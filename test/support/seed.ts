@@ -15,14 +15,23 @@ const PATH_TO: Record<RecordingStatus, RecordingStatus[]> = {
 export async function seedRecording(
   repository: RecordingRepository,
   tenantId: string,
-  opts: { meetingId?: string; status?: RecordingStatus; patch?: Partial<Recording>; /** Take the meeting lock, as a start does. */ lock?: boolean } = {},
+  opts: {
+    id?: string;
+    meetingId?: string;
+    status?: RecordingStatus;
+    createdAt?: string;
+    /** Applied with the last transition. */
+    patch?: Partial<Recording>;
+    /** Take the meeting lock, as a start does. */
+    lock?: boolean;
+  } = {},
 ): Promise<Recording> {
   let r = newRecording({
-    id: newRecordingId(),
+    id: opts.id ?? newRecordingId(),
     tenantId,
     meetingId: opts.meetingId ?? 'seeded',
     meetingUrl: 'https://meet.example.com/x',
-    now: new Date().toISOString(),
+    now: opts.createdAt ?? new Date().toISOString(),
   });
   if (opts.lock) await repository.acquireMeetingLock(tenantId, r.meetingId, r.id);
   await repository.create(r);

@@ -223,21 +223,11 @@ export class WebhookStore {
 
   /** A subscription's deliveries, newest first, one page. */
   async listDeliveries(subscriptionId: string, limit: number): Promise<WebhookDelivery[]> {
-    const out = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: TABLE_INDEXES.byTenant.name,
-        KeyConditionExpression: '#pk = :pk',
-        ExpressionAttributeNames: { '#pk': TABLE_INDEXES.byTenant.partitionKey },
-        ExpressionAttributeValues: { ':pk': webhookIndexKeys.deliveriesOf(subscriptionId) },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    return (out.Items ?? []).map((item) => withoutTableKeys(item) as unknown as WebhookDelivery);
+    return (await this.queryByTenantIndex(webhookIndexKeys.deliveriesOf(subscriptionId), false, limit)) as unknown as WebhookDelivery[];
   }
 
-  private async queryByTenantIndex(partition: string, forward: boolean): Promise<Record<string, unknown>[]> {
+  /** Every item of a partition of the byTenant index (or the first `limit`). */
+  private async queryByTenantIndex(partition: string, forward: boolean, limit?: number): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
@@ -250,11 +240,12 @@ export class WebhookStore {
           ExpressionAttributeValues: { ':pk': partition },
           ScanIndexForward: forward,
           ExclusiveStartKey: startKey,
+          ...(limit !== undefined && { Limit: limit - items.length }),
         }),
       );
       items.push(...(out.Items ?? []).map(withoutTableKeys));
       startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    } while (startKey && (limit === undefined || items.length < limit));
     return items;
   }
 }
