@@ -12,7 +12,7 @@
  * never thrown: a retry could not make them good. Only failures of our own dependencies throw (so
  * EventBridge's retries of the async invocation apply).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Caller } from './caller.ts';
 import { AppError, RecordingNotActiveError, StopInProgressError } from './errors.ts';
 import type { BusEvent } from './recording-events.ts';

@@ -7,7 +7,7 @@
  * body schema it takes, its success answer, and which problem `code`s it can answer. The error catalog
  * (ERROR_CODES) names every code the API answers with; each route's error responses list theirs as an enum.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTIONS, type Action } from './caller.ts';
 import { CreateTokenBody, CreateTokenResponse } from './auth/token-schemas.ts';
 import {

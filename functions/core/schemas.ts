@@ -2,7 +2,7 @@
  * Request and response schemas, written once: handlers validate with them and the OpenAPI document is
  * generated from them.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_MAX_DURATION_SECONDS, RECORDING_STATUSES, STOP_REASONS } from './recording.ts';
 
 const httpUrl = z

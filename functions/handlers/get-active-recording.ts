@@ -4,7 +4,7 @@ import { httpHandler, json, parseQuery, pathParam, validate } from '#core/http.t
 import { toPublicRecording } from '#core/recording.ts';
 import { activeRecording } from '#core/recording-service.ts';
 import { recordingRepository } from '#core/runtime.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MeetingId, NoQuery } from '#core/schemas.ts';
 
 export const handler = httpHandler(async (event) => {

@@ -1,5 +1,5 @@
 /** POST /v1/tokens request and response schemas (handlers validate with them; the OpenAPI document describes them). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTIONS } from '../caller.ts';
 import { MeetingId } from '../schemas.ts';
 import { DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS } from './scoped-tokens.ts';

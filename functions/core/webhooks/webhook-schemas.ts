@@ -1,5 +1,5 @@
 /** Webhook request and response schemas: the handlers validate with them and the OpenAPI document shows them. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { RECORDING_STATUSES } from '../recording.ts';
 
 export const WEBHOOK_ID_PATTERN = /^wh_[a-z0-9]{24}$/;
