@@ -1,4 +1,6 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface NetworkProps {
@@ -13,6 +15,11 @@ export interface NetworkProps {
    * @default - the VPC's public subnets
    */
   readonly recorderSubnets?: ec2.SubnetSelection;
+  /**
+   * Retention of the flow log of the VPC this creates (none is added to a VPC you pass in: its flow logs are yours).
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
 }
 
 /**
@@ -26,13 +33,16 @@ export class Network extends Construct {
   public readonly recorderSubnets: ec2.SelectedSubnets;
   /** Whether recorder tasks need a public IP (true when they run in public subnets). */
   public readonly assignPublicIp: boolean;
+  /** The flow log of the VPC this created (every accepted and rejected flow), or undefined for your own VPC. */
+  public readonly flowLogGroup?: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
 
-    this.vpc =
-      props.vpc ??
-      new ec2.Vpc(this, 'Vpc', {
+    if (props.vpc) {
+      this.vpc = props.vpc;
+    } else {
+      const vpc = new ec2.Vpc(this, 'Vpc', {
         maxAzs: 2,
         natGateways: 0,
         subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
@@ -41,6 +51,18 @@ export class Network extends Construct {
           DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
         },
       });
+      // Which hosts the recorders talked to, for incident response. A flow record is per connection and
+      // 10-minute window, not per packet, so a recording's media adds a few records, not gigabytes.
+      this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      vpc.addFlowLog('FlowLog', {
+        destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup),
+        trafficType: ec2.FlowLogTrafficType.ALL,
+      });
+      this.vpc = vpc;
+    }
     this.recorderSubnets = this.vpc.selectSubnets(props.recorderSubnets ?? { subnetType: ec2.SubnetType.PUBLIC });
     this.assignPublicIp = this.recorderSubnets.hasPublic;
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -103,7 +103,9 @@ export class Recorder extends Construct {
       throw new Error(`cpuArchitecture must be ARM64 or X86_64, got ${cpuArchitecture._cpuArchitecture}`);
     }
 
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc });
+    // Container Insights: CPU and memory per task, which is what sizes `cpu` and `memoryMiB` (README, cost).
+    // Billed per metric, aggregated by task family, so its cost does not grow with the number of recordings.
+    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -139,6 +141,13 @@ export class Recorder extends Construct {
         ...VIDEO_ENVIRONMENT,
         ...(props.allowedHosts?.length ? { [ENV.allowedHosts]: props.allowedHosts.join(',') } : {}),
       },
+    });
+
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason:
+        'The environment holds names (table, bucket), the video size and the host allowlist, none of them secret; ' +
+        'the per-recording task token comes as a RunTask override. Secrets Manager would add a cost and a start-up call for no secrecy.',
     });
 
     const taskRole = this.taskDefinition.taskRole;

@@ -124,7 +124,11 @@ export class RecordingService extends Construct {
       retentionDays: props.retentionDays,
       removalPolicy: props.removalPolicy,
     });
-    this.network = new Network(this, 'Network', { vpc: props.vpc, recorderSubnets: props.recorderSubnets });
+    this.network = new Network(this, 'Network', {
+      vpc: props.vpc,
+      recorderSubnets: props.recorderSubnets,
+      logRetention: props.logRetention,
+    });
     // A bad allowlist entry fails the synth, not the first recording.
     parseAllowedHosts((props.allowedHosts ?? []).filter((entry) => !Token.isUnresolved(entry)));
     this.recorder = new Recorder(this, 'Recorder', {

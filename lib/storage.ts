@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -16,6 +16,11 @@ export interface StorageProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Days the bucket's server access logs are kept.
+   * @default 90
+   */
+  readonly accessLogRetentionDays?: number;
 }
 
 /**
@@ -26,9 +31,14 @@ export interface StorageProps {
 export class Storage extends Construct {
   public readonly table: dynamodb.Table;
   public readonly bucket: s3.Bucket;
+  /** Server access logs of `bucket` (who read or wrote which recording), under `media-bucket/`. */
+  public readonly accessLogBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps = {}) {
     super(scope, id);
+    // S3 delivers access logs under a bucket policy (not an ACL), so the log bucket can keep ACLs disabled.
+    // Set here, before the buckets exist, so that the behaviour does not depend on the embedding app's cdk.json.
+    this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const retentionDays = props.retentionDays ?? 7;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     if (!Number.isInteger(retentionDays) || retentionDays < 1) {
@@ -57,7 +67,30 @@ export class Storage extends Construct {
       });
     }
 
+    // Server access logs: a record of every download of a recording (presigned URLs included), which
+    // CloudTrail only gives with paid data events. S3-managed keys, as S3 log delivery requires.
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogBucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'ExpireAccessLogs', expiration: Duration.days(props.accessLogRetentionDays ?? 90) }],
+      removalPolicy,
+      autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
+    });
+    Validations.of(this.accessLogBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket itself; logging it into itself would loop and into another bucket would only move the finding.',
+    });
+
+    // Versioning is off, on purpose: a recording is written once (one multipart upload) and never
+    // overwritten, so versions would protect nothing but accidental deletes, while DELETE /v1/recordings/{id}
+    // and the retention rule must really remove a recording (privacy: meeting content), not leave a
+    // noncurrent version behind. Point-in-time recovery protects the table, which is the system of record.
     this.bucket = new s3.Bucket(this, 'Bucket', {
+      versioned: false,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'media-bucket/',
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
