@@ -3,20 +3,19 @@ import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { ROUTES } from '../functions/routes.ts';
-import { CREDENTIAL_PARTITION_PREFIXES } from '../functions/core/table-schema.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
 import { ENV } from '../functions/core/config.ts';
 import type { Events } from './events.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
-import type { TableAction } from './house-function.ts';
+import { grantCredentialReads, grantTableAccess } from './table-access.ts';
+import type { ItemAction, TableAccess } from './table-access.ts';
 
 /**
  * JSON access log with HTTP API context variables only (the REST API default format uses variables HTTP APIs
@@ -42,7 +41,8 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
 
 /** What one route's function may do, and nothing more. */
 interface RouteAccess {
-  readonly table: readonly TableAction[];
+  /** Item actions per item kind (`dynamodb:LeadingKeys`) and the indexes it queries (lib/table-access.ts). */
+  readonly table: TableAccess;
   readonly startExecution?: boolean;
   /** Object actions on `recordings/*`. */
   readonly recordings?: readonly string[];
@@ -52,32 +52,42 @@ interface RouteAccess {
   readonly scheduleWebhooks?: boolean;
 }
 
-/** Every POST remembers its answer under its Idempotency-Key (functions/core/idempotency.ts). */
-const IDEMPOTENCY: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+/** Every POST remembers its answer under its Idempotency-Key (functions/core/idempotency.ts): claim, replay, release. */
+const IDEMPOTENT_POST: readonly ItemAction[] = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+const READ: readonly ItemAction[] = ['dynamodb:GetItem'];
 
 /**
  * Least-privilege grants per handler module. A route in ROUTES without an entry here fails synth, so a new
- * route cannot ship with accidental (or missing) permissions.
+ * route cannot ship with accidental (or missing) permissions. Reading credentials (authentication) is granted
+ * to every route separately (grantCredentialReads).
  */
 const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
-  // The meeting lock is an item: taken with a conditional PutItem, released with a conditional DeleteItem.
-  'create-recording': { table: [...IDEMPOTENCY], startExecution: true },
-  'list-recordings': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
-  'get-recording': { table: ['dynamodb:GetItem'] },
-  'delete-recording': { table: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], recordings: ['s3:DeleteObject'], listRecordings: true },
-  'stop-recording': { table: [...IDEMPOTENCY] },
-  'pause-recording': { table: [...IDEMPOTENCY] },
-  'resume-recording': { table: [...IDEMPOTENCY] },
-  'get-recording-download': { table: ['dynamodb:GetItem'], recordings: ['s3:GetObject'] },
-  'get-active-recording': { table: ['dynamodb:GetItem'] },
-  'create-token': { table: [...IDEMPOTENCY] },
-  'get-openapi': { table: ['dynamodb:GetItem'] },
+  // The recording is a PutItem; the meeting lock is an item, taken with a conditional PutItem, read when it
+  // is stale, and released with a conditional DeleteItem when the start fails.
+  'create-recording': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording', 'meetingLock'] }, startExecution: true },
+  'list-recordings': { table: { query: ['byTenant', 'byMeeting', 'byStatus'] } },
+  'get-recording': { table: { items: READ, partitions: ['recording'] } },
+  // The recording and its upload manifest (same partition).
+  'delete-recording': {
+    table: { items: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], partitions: ['recording'] },
+    recordings: ['s3:DeleteObject'],
+    listRecordings: true,
+  },
+  // Desired-state requests are conditional UpdateItems on the recording.
+  'stop-recording': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording'] } },
+  'pause-recording': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording'] } },
+  'resume-recording': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording'] } },
+  'get-recording-download': { table: { items: READ, partitions: ['recording'] }, recordings: ['s3:GetObject'] },
+  'get-active-recording': { table: { items: READ, partitions: ['meetingLock', 'recording'] } },
+  // The tenant's signing secret is a credential item (read through grantCredentialReads).
+  'create-token': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency'] } },
+  'get-openapi': { table: {} },
   // Subscriptions are listed from the byTenant index (the per-tenant limit, the list).
-  'create-webhook': { table: [...IDEMPOTENCY, 'dynamodb:Query'] },
-  'list-webhooks': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
-  'delete-webhook': { table: ['dynamodb:GetItem', 'dynamodb:DeleteItem'] },
-  'list-webhook-deliveries': { table: ['dynamodb:GetItem', 'dynamodb:Query'] },
-  'test-webhook': { table: [...IDEMPOTENCY], scheduleWebhooks: true },
+  'create-webhook': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'webhook'], query: ['byTenant'] } },
+  'list-webhooks': { table: { query: ['byTenant'] } },
+  'delete-webhook': { table: { items: ['dynamodb:GetItem', 'dynamodb:DeleteItem'], partitions: ['webhook'] } },
+  'list-webhook-deliveries': { table: { items: READ, partitions: ['webhook'], query: ['byTenant'] } },
+  'test-webhook': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'webhook'] }, scheduleWebhooks: true },
 };
 
 export interface RecordingApiProps {
@@ -181,7 +191,8 @@ export class RecordingApi extends Construct {
         description: `${route.method} ${route.path}`,
         logRetention,
       });
-      fn.bindTable(props.table, access.table);
+      fn.bindTable(props.table);
+      grantTableAccess(fn, props.table, access.table);
       grantCredentialReads(fn, props.table);
       fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
       if (access.listRecordings) grantRecordingMedia(fn, props.bucket, []);
@@ -199,19 +210,6 @@ export class RecordingApi extends Construct {
     }
     this.functions = functions;
   }
-}
-
-/**
- * Authentication (every route) reads API key and tenant items, and nothing else, whatever the route's own
- * grants are: GetItem limited by dynamodb:LeadingKeys to the credential partitions.
- */
-function grantCredentialReads(fn: HouseFunction, table: dynamodb.ITable): void {
-  iam.Grant.addToPrincipal({
-    grantee: fn,
-    actions: ['dynamodb:GetItem'],
-    resourceArns: [table.tableArn],
-    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': CREDENTIAL_PARTITION_PREFIXES.map((prefix) => `${prefix}*`) } },
-  });
 }
 
 function pascalCase(kebab: string): string {

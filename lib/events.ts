@@ -6,15 +6,15 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../functions/core/config.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern } from '../functions/core/recording-events.ts';
 import { MEETING_ENDED_DETAIL_TYPE, MEETING_STARTED_DETAIL_TYPE } from '../functions/core/meeting-events.ts';
-import { CREDENTIAL_PARTITION_PREFIXES, TABLE_INDEXES } from '../functions/core/table-schema.ts';
+import { TABLE_INDEXES } from '../functions/core/table-schema.ts';
 import { HouseFunction } from './house-function.ts';
+import { grantCredentialReads, grantTableAccess } from './table-access.ts';
 
 export interface EventsProps {
   /** The recordings table; it must have a stream with new images (Storage creates it so). */
@@ -102,7 +102,13 @@ export class Events extends Construct {
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
     });
-    this.publisherFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query']);
+    // Reads a recording's outbox and clears what it published (conditional UpdateItem); the sweep queries the index.
+    this.publisherFunction.bindTable(props.table);
+    grantTableAccess(this.publisherFunction, props.table, {
+      items: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      partitions: ['recording'],
+      query: ['pendingEvents'],
+    });
     this.eventBus.grantPutEventsTo(this.publisherFunction);
     this.publisherFunction.addEnvironment(ENV.eventBusName, this.eventBus.eventBusName);
     this.publisherFunction.addEnvironment(ENV.eventSource, source);
@@ -154,7 +160,13 @@ export class Events extends Construct {
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
     });
-    this.deliveryFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']);
+    // Subscriptions and their delivery items (same partition); a tenant's subscriptions come from the byTenant index.
+    this.deliveryFunction.bindTable(props.table);
+    grantTableAccess(this.deliveryFunction, props.table, {
+      items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      partitions: ['webhook'],
+      query: ['byTenant'],
+    });
     this.deliveryQueue.grantSendMessages(this.deliveryFunction);
     this.deadLetterQueue.grantSendMessages(this.deliveryFunction);
     this.deliveryFunction.addEnvironment(ENV.webhookQueueUrl, this.deliveryQueue.queueUrl);
@@ -211,15 +223,14 @@ export class Events extends Construct {
       logRetention: props.logRetention,
     });
     // The meeting lock (conditional PutItem / DeleteItem), the recording (PutItem, GetItem), stop (UpdateItem).
-    fn.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    fn.bindTable(props.table);
+    grantTableAccess(fn, props.table, {
+      items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+      partitions: ['recording', 'meetingLock'],
+    });
     fn.bindStateMachine(props.stateMachine, ['states:StartExecution']);
     // Whether the tenant exists: reads of the credential partitions only (as the API's authentication).
-    iam.Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['dynamodb:GetItem'],
-      resourceArns: [props.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': CREDENTIAL_PARTITION_PREFIXES.map((prefix) => `${prefix}*`) } },
-    });
+    grantCredentialReads(fn, props.table);
     if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
     const rule = new events.Rule(this, 'MeetingTriggerRule', {
       description: 'Meeting Started / Meeting Ended events start and stop recordings',

@@ -11,6 +11,7 @@ import { ENV } from '../functions/core/config.ts';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { RECORDER_CONTAINER_NAME } from '../workflow/recording-workflow.ts';
 import { PROJECT_ROOT } from './project-paths.ts';
+import { grantTableAccess } from './table-access.ts';
 
 export interface RecorderProps {
   /** VPC of the cluster and the tasks' security group. */
@@ -155,7 +156,8 @@ export class Recorder extends Construct {
     // listing that finds leftover segments at the end. See functions/core/media-upload.ts.
     grantRecordingMedia(taskRole, props.bucket, ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts']);
     // Status transitions are conditional PutItems; the upload manifest is an item beside the recording.
-    props.table.grant(taskRole, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // Only recording items (the recording and its manifest share the RECORDING# partition).
+    grantTableAccess(taskRole, props.table, { items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], partitions: ['recording'] });
   }
 }
 

@@ -11,6 +11,7 @@ import { WORKFLOW_TASKS } from '../functions/routes.ts';
 import { recordingWorkflowDefinition } from '../workflow/recording-workflow.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
+import { grantTableAccess } from './table-access.ts';
 
 export interface WorkflowProps {
   /** The recordings table; the task functions record the outcome in it. */
@@ -107,8 +108,13 @@ export class Workflow extends Construct {
 
     // Transitions are conditional PutItems (see RecordingRepository.transition).
     // DeleteItem: a recording that ends releases its meeting lock.
-    this.markUploadedFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
-    this.markErroredFunction.bindTable(props.table, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem']);
+    for (const fn of [this.markUploadedFunction, this.markErroredFunction]) {
+      fn.bindTable(props.table);
+      grantTableAccess(fn, props.table, {
+        items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        partitions: ['recording', 'meetingLock'],
+      });
+    }
     // Salvage: read the pending segments, upload them as the last part, complete, delete the segments.
     this.markErroredFunction.bindBucket(props.bucket);
     grantRecordingMedia(this.markErroredFunction, props.bucket, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);

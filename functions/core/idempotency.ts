@@ -20,7 +20,7 @@ import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocu
 import { callerFrom } from './caller.ts';
 import { AppError } from './errors.ts';
 import type { HttpEvent, HttpResult } from './http.ts';
-import { TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
+import { PARTITION_PREFIXES, TABLE_KEYS, TTL_ATTRIBUTE } from './table-schema.ts';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 const REMEMBER_SECONDS = 24 * 60 * 60;
@@ -48,6 +48,12 @@ export class IdempotencyInProgressError extends AppError {
 
 type Claim = { kind: 'claimed' } | { kind: 'replay'; response: HttpResult } | { kind: 'busy' } | { kind: 'mismatch' };
 
+/** The item remembering one POST: the tenant and a hash of its Idempotency-Key. */
+export function idempotencyItemKey(tenantId: string, idempotencyKey: string): Record<string, string> {
+  const hash = createHash('sha256').update(idempotencyKey).digest('base64url');
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.idempotency}${tenantId}#${hash}`, [TABLE_KEYS.sortKey]: 'REQUEST' };
+}
+
 export class IdempotencyStore {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
@@ -58,8 +64,7 @@ export class IdempotencyStore {
   }
 
   private key(tenantId: string, idempotencyKey: string) {
-    const hash = createHash('sha256').update(idempotencyKey).digest('base64url');
-    return { [TABLE_KEYS.partitionKey]: `IDEMPOTENCY#${tenantId}#${hash}`, [TABLE_KEYS.sortKey]: 'REQUEST' };
+    return idempotencyItemKey(tenantId, idempotencyKey);
   }
 
   async claim(tenantId: string, idempotencyKey: string, fingerprint: string): Promise<Claim> {

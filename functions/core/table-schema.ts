@@ -10,6 +10,21 @@
  */
 export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 
+/**
+ * The partition-key prefix of each item kind. IAM grants are limited to these with `dynamodb:LeadingKeys`
+ * (lib/table-access.ts), so a function can only touch the item kinds it needs; a unit test checks that every
+ * key built here starts with one of them.
+ */
+export const PARTITION_PREFIXES = {
+  recording: 'RECORDING#',
+  meetingLock: 'MEETING#',
+  idempotency: 'IDEMPOTENCY#',
+  webhook: 'WEBHOOK#',
+  tenant: 'TENANT#',
+  apiKey: 'APIKEY#',
+} as const;
+export type PartitionKind = keyof typeof PARTITION_PREFIXES;
+
 /** The attribute DynamoDB's TTL deletes items by (epoch seconds). */
 export const TTL_ATTRIBUTE = 'expiresAtEpoch';
 
@@ -33,7 +48,7 @@ export type TableIndexName = keyof typeof TABLE_INDEXES;
 export type RecordingItemKind = 'RECORDING' | 'UPLOAD';
 
 export function recordingItemKey(recordingId: string, kind: RecordingItemKind = 'RECORDING'): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `RECORDING#${recordingId}`, [TABLE_KEYS.sortKey]: kind };
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.recording}${recordingId}`, [TABLE_KEYS.sortKey]: kind };
 }
 
 /** Index partition keys for recording lists. */
@@ -89,11 +104,11 @@ export const outboxShardKey = (shard: number) => `OUTBOX#${shard}`;
 // ---------------------------------------------------------------------------------------------------------
 
 export function webhookItemKey(subscriptionId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `WEBHOOK#${subscriptionId}`, [TABLE_KEYS.sortKey]: 'WEBHOOK' };
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.webhook}${subscriptionId}`, [TABLE_KEYS.sortKey]: 'WEBHOOK' };
 }
 
 export function webhookDeliveryItemKey(subscriptionId: string, messageId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `WEBHOOK#${subscriptionId}`, [TABLE_KEYS.sortKey]: `DELIVERY#${messageId}` };
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.webhook}${subscriptionId}`, [TABLE_KEYS.sortKey]: `DELIVERY#${messageId}` };
 }
 
 export const webhookIndexKeys = {
@@ -103,7 +118,7 @@ export const webhookIndexKeys = {
 
 /** The meeting lock item's key. */
 export function meetingLockKey(tenantId: string, meetingId: string): Record<string, string> {
-  return { [TABLE_KEYS.partitionKey]: `MEETING#${tenantId}#${meetingId}`, [TABLE_KEYS.sortKey]: 'ACTIVE' };
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.meetingLock}${tenantId}#${meetingId}`, [TABLE_KEYS.sortKey]: 'ACTIVE' };
 }
 
 const INTERNAL_ATTRIBUTES: readonly string[] = [
@@ -127,7 +142,7 @@ export function withoutTableKeys(item: Record<string, unknown>): Record<string, 
 // ---------------------------------------------------------------------------------------------------------
 
 /** The partition-key prefixes of credential items (the API functions' authentication may read only these). */
-export const CREDENTIAL_PARTITION_PREFIXES = ['TENANT#', 'APIKEY#'] as const;
+export const CREDENTIAL_PARTITION_PREFIXES = [PARTITION_PREFIXES.tenant, PARTITION_PREFIXES.apiKey] as const;
 
 export function tenantItemKey(tenantId: string): Record<string, string> {
   return { [TABLE_KEYS.partitionKey]: `${CREDENTIAL_PARTITION_PREFIXES[0]}${tenantId}`, [TABLE_KEYS.sortKey]: 'TENANT' };

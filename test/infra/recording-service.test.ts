@@ -296,56 +296,118 @@ describe('RecordingService', () => {
         'states:SendTaskSuccess',
       ].sort(),
     );
+    expect(tableAccessOf(taskRoleId)).toEqual({
+      items: [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], partitions: ['RECORDING#*'] }],
+      query: [],
+    });
   });
 
-  it('grants each API function only what its handler calls', () => {
+  /**
+   * The DynamoDB grants of a role, summarized: item actions with the item kinds (LeadingKeys prefixes) they are
+   * limited to, and the indexes it may query. Fails on any DynamoDB statement of another shape (a whole-table grant).
+   */
+  function tableAccessOf(roleId: string) {
+    const items: { actions: string[]; partitions: string[] }[] = [];
+    const query: string[] = [];
+    for (const statement of statementsOfRole(template, roleId)) {
+      const actions = asArray(statement.Action as string | string[]);
+      if (!actions.some((action) => action.startsWith('dynamodb:'))) continue;
+      // The stream trigger's reads (the publisher's event source) are on the stream, checked elsewhere.
+      if (actions.every((action) => STREAM_ACTIONS.includes(action))) continue;
+      const leadingKeys = statement.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+      if (actions.every((action) => action === 'dynamodb:Query')) {
+        for (const resource of asArray(statement.Resource)) {
+          const joined = JSON.stringify(resource);
+          const index = /\/index\/([A-Za-z]+)"/.exec(joined)?.[1];
+          expect(index, `Query on something else than a named index: ${joined}`).toBeDefined();
+          query.push(index!);
+        }
+      } else {
+        expect(leadingKeys, `item actions without LeadingKeys: ${JSON.stringify(statement)}`).toBeDefined();
+        expect(statement.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Table/), 'Arn'] });
+        items.push({ actions: [...actions].sort(), partitions: [...leadingKeys].sort() });
+      }
+    }
+    return { items: items.sort(byPartitions), query: query.sort() };
+  }
+
+  const STREAM_ACTIONS = ['dynamodb:ListStreams', 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
+  const byPartitions = (a: { partitions: string[] }, b: { partitions: string[] }) => a.partitions.join().localeCompare(b.partitions.join());
+
+  const roleOfFunction = (handlerName: string) => {
+    const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.includes(`${handlerName}Function`))!;
+    return (fn as Resource).Properties.Role['Fn::GetAtt'][0] as string;
+  };
+  const CREDENTIALS = { actions: ['dynamodb:GetItem'], partitions: ['APIKEY#*', 'TENANT#*'] };
+  const IDEMPOTENT = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+
+  it('limits every DynamoDB grant of every API function to the item kinds and indexes its handler uses', () => {
     // Prepare
-    const functions = template.findResources('AWS::Lambda::Function');
-    const actionsOf = (handlerName: string) => {
-      const [, fn] = Object.entries(functions).find(([id]) => id.includes(`${handlerName}Function`))!;
-      const roleId = (fn as Resource).Properties.Role['Fn::GetAtt'][0] as string;
-      return statementsOfRole(template, roleId)
-        .filter((s) => !s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']) // authentication's reads, checked below
-        .flatMap((s) => asArray(s.Action))
-        .filter((action: string) => !action.startsWith('xray:'))
-        .sort();
+    const expected: Record<string, { items: { actions: string[]; partitions: string[] }[]; query: string[] }> = {
+      CreateRecording: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'MEETING#*', 'RECORDING#*'] }], query: [] },
+      StopRecording: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'RECORDING#*'] }], query: [] },
+      CreateToken: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*'] }], query: [] },
+      GetRecording: { items: [{ actions: ['dynamodb:GetItem'], partitions: ['RECORDING#*'] }], query: [] },
+      GetActiveRecording: { items: [{ actions: ['dynamodb:GetItem'], partitions: ['MEETING#*', 'RECORDING#*'] }], query: [] },
+      ListRecordings: { items: [], query: ['byMeeting', 'byStatus', 'byTenant'] },
+      DeleteRecording: { items: [{ actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem'], partitions: ['RECORDING#*'] }], query: [] },
+      CreateWebhook: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'WEBHOOK#*'] }], query: ['byTenant'] },
+      GetOpenapi: { items: [], query: [] },
     };
 
-    // Act + Assess
-    // POSTs: the idempotency record (Get/Put/Update/Delete); create also the meeting lock and the workflow.
-    const idempotent = ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
-    expect(actionsOf('CreateRecording')).toEqual([...idempotent, 'states:StartExecution']);
-    for (const fn of ['StopRecording', 'PauseRecording', 'ResumeRecording', 'CreateToken']) expect(actionsOf(fn)).toEqual(idempotent);
-    expect(actionsOf('GetRecording')).toEqual(['dynamodb:GetItem']);
-    expect(actionsOf('GetActiveRecording')).toEqual(['dynamodb:GetItem']);
-    expect(actionsOf('ListRecordings')).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-    expect(actionsOf('DeleteRecording')).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:DeleteObject', 's3:ListBucket']);
-    expect(actionsOf('GetRecordingDownload')).toEqual(['dynamodb:GetItem', 's3:GetObject']);
+    for (const [name, access] of Object.entries(expected)) {
+      // Act
+      const actual = tableAccessOf(roleOfFunction(name));
+
+      // Assess: the route's own grants, plus authentication's reads of credential items
+      expect(actual, name).toEqual({ items: [...access.items, CREDENTIALS].sort(byPartitions), query: access.query });
+    }
   });
 
-  it('lets every API function read credential items (API keys, tenants) for authentication, and only those', () => {
+  it('grants each API function only the actions its handler calls', () => {
+    // Prepare
+    const actionsOf = (handlerName: string) =>
+      statementsOfRole(template, roleOfFunction(handlerName))
+        .flatMap((s) => asArray(s.Action))
+        .filter((action: string) => !action.startsWith('xray:') && !action.startsWith('logs:'))
+        .sort();
+    const unique = (actions: string[]) => [...new Set(actions)].sort();
+
+    // Act + Assess
+    expect(unique(actionsOf('CreateRecording'))).toEqual([...IDEMPOTENT, 'states:StartExecution']);
+    for (const fn of ['StopRecording', 'PauseRecording', 'ResumeRecording', 'CreateToken']) expect(unique(actionsOf(fn))).toEqual(IDEMPOTENT);
+    expect(unique(actionsOf('GetRecording'))).toEqual(['dynamodb:GetItem']);
+    expect(unique(actionsOf('ListRecordings'))).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
+    expect(unique(actionsOf('DeleteRecording'))).toEqual(['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:DeleteObject', 's3:ListBucket']);
+    expect(unique(actionsOf('GetRecordingDownload'))).toEqual(['dynamodb:GetItem', 's3:GetObject']);
+  });
+
+  it('lets every API function read credential items (API keys, tenants) for authentication', () => {
     // Prepare
     const apiFunctions = Object.values(template.findResources('AWS::Lambda::Function')).filter((fn) =>
       /^(GET|POST|DELETE) \/v1\//.test((fn as Resource).Properties.Description ?? ''),
     ) as Resource[];
 
     // Act
-    const credentialReads = apiFunctions.map((fn) =>
-      statementsOfRole(template, fn.Properties.Role['Fn::GetAtt'][0]).filter((s) => s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']),
-    );
+    const accesses = apiFunctions.map((fn) => tableAccessOf(fn.Properties.Role['Fn::GetAtt'][0]));
 
     // Assess
-    expect(credentialReads).toHaveLength(ROUTES.length);
-    for (const statements of credentialReads) {
-      expect(statements).toEqual([
-        expect.objectContaining({
-          Effect: 'Allow',
-          Action: 'dynamodb:GetItem',
-          Resource: { 'Fn::GetAtt': [expect.stringMatching(/Table/), 'Arn'] },
-          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TENANT#*', 'APIKEY#*'] } },
-        }),
-      ]);
-    }
+    expect(accesses).toHaveLength(ROUTES.length);
+    for (const access of accesses) expect(access.items).toContainEqual(CREDENTIALS);
+  });
+
+  it('limits the workflow tasks, the publisher and the webhook delivery to their item kinds', () => {
+    expect(tableAccessOf(roleOfFunction('MarkUploaded')).items).toEqual([
+      { actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], partitions: ['MEETING#*', 'RECORDING#*'] },
+    ]);
+    expect(tableAccessOf(roleOfFunction('Publisher'))).toEqual({
+      items: [{ actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], partitions: ['RECORDING#*'] }],
+      query: ['pendingEvents'],
+    });
+    expect(tableAccessOf(roleOfFunction('Delivery'))).toEqual({
+      items: [{ actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], partitions: ['WEBHOOK#*'] }],
+      query: ['byTenant'],
+    });
   });
 
   it('outputs the API URL, bucket name and table name', () => {

@@ -1,0 +1,59 @@
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { PARTITION_PREFIXES, TABLE_INDEXES } from '../functions/core/table-schema.ts';
+import type { PartitionKind, TableIndexName } from '../functions/core/table-schema.ts';
+
+/** DynamoDB item actions a function may be granted; named so a typo fails type checking, not at run time. */
+export type ItemAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:DeleteItem'
+  | 'dynamodb:ConditionCheckItem';
+
+/** What a principal may do in the single table. */
+export interface TableAccess {
+  /** Item actions, allowed only on items whose partition key starts with a prefix of `partitions`. */
+  readonly items?: readonly ItemAction[];
+  /** The item kinds (partition-key prefixes, functions/core/table-schema.ts) `items` apply to. */
+  readonly partitions?: readonly PartitionKind[];
+  /** Indexes the principal may Query (named: never `index/*`). */
+  readonly query?: readonly TableIndexName[];
+}
+
+/**
+ * Grants `access` on `table`, as narrowly as DynamoDB allows:
+ * - item actions on the table with `ForAllValues:StringLike dynamodb:LeadingKeys` limited to the partitions
+ *   of the item kinds named, so a function that writes recordings cannot write API keys or webhooks;
+ * - Query on the named indexes only (LeadingKeys is not used there: the index keys are not the item kinds).
+ * No Scan, no batch or transaction actions, no access to the stream.
+ */
+export function grantTableAccess(grantee: iam.IGrantable, table: dynamodb.ITable, access: TableAccess): void {
+  const items = [...new Set(access.items ?? [])];
+  const partitions = [...new Set(access.partitions ?? [])];
+  if (items.length > 0 && partitions.length === 0) throw new Error('grantTableAccess: item actions need the partitions they apply to');
+  if (items.length > 0) {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: items,
+      resourceArns: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitions.map((kind) => `${PARTITION_PREFIXES[kind]}*`) } },
+    });
+  }
+  const indexes = [...new Set(access.query ?? [])];
+  if (indexes.length > 0) {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:Query'],
+      resourceArns: indexes.map((index) => `${table.tableArn}/index/${TABLE_INDEXES[index].name}`),
+    });
+  }
+}
+
+/**
+ * Authentication (every API route, and the meeting trigger's tenant check) reads API key and tenant items,
+ * and nothing else, whatever the function's own grants are.
+ */
+export function grantCredentialReads(grantee: iam.IGrantable, table: dynamodb.ITable): void {
+  grantTableAccess(grantee, table, { items: ['dynamodb:GetItem'], partitions: ['tenant', 'apiKey'] });
+}
