@@ -28,6 +28,8 @@ export interface RecorderConfig {
   pageHangTimeoutMs: number;
   /** Most encoded bytes kept in memory while S3 is unreachable. */
   uploadBufferMaxBytes: number;
+  /** How often the recorder writes its metrics (an EMF log line; see metrics.ts). */
+  metricsIntervalMs: number;
   /** Chromium --host-resolver-rules (e.g. "MAP *.invalid ~NOTFOUND"); unset on AWS. */
   hostResolverRules?: string;
   /** What the page may reach: ALLOWED_HOSTS opens named hosts; everything else must be public. */
@@ -51,6 +53,7 @@ export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): Record
     x264Preset: env.X264_PRESET || 'veryfast',
     videoMaxBitrateKbps: intEnv('VIDEO_MAX_BITRATE_KBPS', 3000, env),
     pageHangTimeoutMs: intEnv('PAGE_HANG_TIMEOUT_MS', 10_000, env),
+    metricsIntervalMs: intEnv('METRICS_INTERVAL_MS', 60_000, env),
     hostResolverRules: env.CHROMIUM_HOST_RESOLVER_RULES || undefined,
     urlPolicy: urlPolicyFromEnv(env),
     uploadBufferMaxBytes: intEnv('UPLOAD_BUFFER_MAX_BYTES', 256 * 1024 * 1024, env),

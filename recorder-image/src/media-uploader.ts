@@ -35,6 +35,17 @@ export interface MediaSink {
   finishPartial(): Promise<UploadedMedia | undefined>;
   abort(): Promise<void>;
   readonly stats: UploadStats;
+  /** What the encoder has written that is not durably in S3 yet. */
+  lag(): UploadLag;
+}
+
+/**
+ * Media written by the encoder and not yet in S3 as a part or a pending segment: what a crash would lose
+ * now. Segments go up every few seconds, so a few seconds is normal; an S3 outage makes it grow.
+ */
+export interface UploadLag {
+  bytes: number;
+  seconds: number;
 }
 
 export interface UploadedMedia {
@@ -75,8 +86,8 @@ export const PART_SIZE_BYTES = 5 * 1024 * 1024;
 
 type Op =
   | { kind: 'create' }
-  | { kind: 'segment'; partNumber: number; seq: number; body: Buffer; mediaSeconds: number }
-  | { kind: 'part'; partNumber: number; body: Buffer; mediaSeconds: number }
+  | { kind: 'segment'; partNumber: number; seq: number; body: Buffer; end: number; mediaSeconds: number }
+  | { kind: 'part'; partNumber: number; body: Buffer; end: number; mediaSeconds: number }
   | { kind: 'complete' };
 
 export class MediaUploader implements MediaSink {
@@ -103,6 +114,8 @@ export class MediaUploader implements MediaSink {
   private fatal?: RecorderError;
   private completed?: UploadedMedia;
   readonly stats: UploadStats = { parts: 0, segments: 0, retries: 0, longestOutageMs: 0, peakBufferedBytes: 0 };
+  /** File offset and media seconds up to which the bytes are in S3 (as parts or pending segments). */
+  private durable = { bytes: 0, mediaSeconds: 0 };
 
   constructor(options: MediaUploaderOptions, source: Readable) {
     this.o = { partSizeBytes: PART_SIZE_BYTES, segmentIntervalMs: 3000, maxBufferedBytes: 256 * 1024 * 1024, finishTimeoutMs: 100_000, ...options };
@@ -121,6 +134,14 @@ export class MediaUploader implements MediaSink {
 
   get bytesWritten(): number {
     return this.tracker.bytesSeen;
+  }
+
+  lag(): UploadLag {
+    if (this.completed) return { bytes: 0, seconds: 0 };
+    return {
+      bytes: Math.max(0, this.tracker.bytesSeen - this.durable.bytes),
+      seconds: Math.max(0, this.o.mediaSeconds() - this.durable.mediaSeconds),
+    };
   }
 
   private onData(chunk: Buffer): void {
@@ -148,7 +169,7 @@ export class MediaUploader implements MediaSink {
     const rest = all.subarray(end - this.partStart);
     // Segments of this part still waiting are superseded by the part itself.
     this.dropQueued((op) => op.kind === 'segment' && op.partNumber === this.partNumber);
-    this.enqueue({ kind: 'part', partNumber: this.partNumber, body: Buffer.from(body), mediaSeconds: this.o.mediaSeconds() });
+    this.enqueue({ kind: 'part', partNumber: this.partNumber, body: Buffer.from(body), end, mediaSeconds: this.o.mediaSeconds() });
     this.chunks = rest.length ? [Buffer.from(rest)] : [];
     this.partStart = end;
     this.segmentedTo = end;
@@ -160,7 +181,7 @@ export class MediaUploader implements MediaSink {
     const boundary = this.tracker.lastBoundary;
     const from = Math.max(this.partStart, this.segmentedTo);
     if (this.fatal || boundary <= from) return;
-    this.enqueue({ kind: 'segment', partNumber: this.partNumber, seq: this.seq++, body: Buffer.from(this.slice(from, boundary)), mediaSeconds: this.o.mediaSeconds() });
+    this.enqueue({ kind: 'segment', partNumber: this.partNumber, seq: this.seq++, body: Buffer.from(this.slice(from, boundary)), end: boundary, mediaSeconds: this.o.mediaSeconds() });
     this.segmentedTo = boundary;
   }
 
@@ -210,6 +231,9 @@ export class MediaUploader implements MediaSink {
         continue;
       }
       await this.withRetry(describe(op), () => this.perform(op));
+      if (op.kind === 'segment' || op.kind === 'part') {
+        this.durable = { bytes: Math.max(this.durable.bytes, op.end), mediaSeconds: Math.max(this.durable.mediaSeconds, op.mediaSeconds) };
+      }
       this.queue.shift();
       this.queuedBytes -= 'body' in op ? op.body.length : 0;
       if (op.kind === 'complete') return;
@@ -293,7 +317,7 @@ export class MediaUploader implements MediaSink {
     const end = upTo === 'all' ? this.tracker.bytesSeen : this.tracker.lastBoundary;
     this.dropQueued((op) => op.kind === 'segment' && op.partNumber === this.partNumber);
     if (end > this.partStart) {
-      this.enqueue({ kind: 'part', partNumber: this.partNumber, body: Buffer.from(this.slice(this.partStart, end)), mediaSeconds: this.o.mediaSeconds() });
+      this.enqueue({ kind: 'part', partNumber: this.partNumber, body: Buffer.from(this.slice(this.partStart, end)), end, mediaSeconds: this.o.mediaSeconds() });
       this.chunks = [];
       this.partStart = end;
     }

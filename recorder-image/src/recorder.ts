@@ -15,6 +15,7 @@ import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { FfmpegCapture } from './ffmpeg-capture.ts';
 import type { Logger } from './log.ts';
+import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
 import { ProcessTreeCpu } from './process-cpu.ts';
 import { RecorderError } from './recorder-error.ts';
@@ -64,6 +65,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   let browser: ChromiumBrowserSource | undefined;
   let capture: FfmpegCapture | undefined;
   let sink: ReturnType<RecorderDeps['createSink']> | undefined;
+  let metrics: RecorderMetrics | undefined;
   let startedAt: string | undefined;
   const gaps: RecordingGap[] = [];
   let lostWorkflow!: () => void;
@@ -80,6 +82,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     if (missing.length) throw new RecorderError('recorder_failed', describeMissing(missing));
     const recording: Recording | undefined = await deps.repository.find(config.recordingId);
     if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
+    log.appendKeys({ tenantId: recording.tenantId });
     reporter.startHeartbeats(config.heartbeatIntervalMs, lostWorkflow);
 
     av = await startAvEnvironment({ width: config.width, height: config.height, workDir });
@@ -102,6 +105,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps });
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
+    metrics = startMetrics(capture, sink, log, config.metricsIntervalMs);
     const loadStarted = Date.now();
     await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
     log.info('meeting page loaded', { ms: Date.now() - loadStarted });
@@ -149,6 +153,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const durationSeconds = round(capture.encodedSeconds);
     const uploaded = await sink.done();
     const uploadedMs = Date.now();
+    metrics.stop();
     const result: RecorderResult = {
       files: [{ key: uploaded.key, sizeBytes: uploaded.sizeBytes, durationSeconds, format: 'mp4' }],
       stopReason,
@@ -181,11 +186,13 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const error = err instanceof RecorderError ? err : new RecorderError('recorder_failed', (err as Error)?.message ?? String(err), { cause: err });
     // Keep what was captured: a failure mid-recording still leaves a file that plays, marked partial.
     const files = startedAt && capture && sink ? await keepCaptured(capture, sink, log) : (await sink?.abort(), undefined);
+    metrics?.stop();
     await reporter
       .failed(error, { ...(files && { files }), ...(gaps.length && { gaps }), ...(startedAt && { startedAt }) })
       .catch((e) => log.error('could not report the failure', { error: (e as Error).message }));
     return 1;
   } finally {
+    metrics?.stop();
     clearInterval(cpuTimer);
     capture?.close();
     deps.control.close();
@@ -370,6 +377,15 @@ async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger
   }
 }
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** Frames from the encoder and lag from the upload, written every `intervalMs` and when the recording ends. */
+function startMetrics(capture: FfmpegCapture, sink: MediaSink, log: Logger, intervalMs: number): RecorderMetrics {
+  return new RecorderMetrics({
+    sources: { frames: () => capture.last, uploadLag: () => sink.lag(), uploadRetries: () => sink.stats.retries },
+    log,
+    intervalMs,
+  }).start();
+}
 
 /** A SIGTERM before recording begins ends the attempt instead of waiting for a slow page. */
 async function raceTermination<T>(work: Promise<T>, terminated: Promise<void>): Promise<T> {

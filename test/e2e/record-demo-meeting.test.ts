@@ -9,6 +9,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
 import { meanVolumeDb, probe } from '../support/media.ts';
+import { assertValidEmf, readRecorderLog } from '../support/recorder-log.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let t: TestStack;
@@ -84,6 +85,29 @@ describe('recording the demo meeting end to end', () => {
     expect(new URL(links.body.files[0].url).searchParams.get('X-Amz-Expires')).toBe('3600');
     const downloaded = Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer());
     expect(downloaded.equals(bytes)).toBe(true);
+
+    // The recorder's log: JSON lines with the correlation keys, and EMF metrics that count the file's frames.
+    const lines = await readRecorderLog(t.dataDir, id);
+    const recorderLines = lines.filter((line) => line.service === 'recorder');
+    expect(recorderLines.length).toBeGreaterThan(5);
+    for (const line of recorderLines) {
+      expect(line).toMatchObject({ level: expect.stringMatching(/^(INFO|WARN|ERROR)$/), message: expect.any(String), timestamp: expect.any(String), recordingId: id });
+    }
+    expect(recorderLines.find((line) => line.message === 'recording')).toMatchObject({ tenantId: 'local' });
+    const emf = recorderLines.filter((line) => line._aws !== undefined);
+    expect(emf.length).toBeGreaterThan(0);
+    for (const doc of emf) {
+      expect(assertValidEmf(doc)).toMatchObject({ Namespace: 'MeetingRecorder', Dimensions: [['service']] });
+      expect(doc).toMatchObject({ recordingId: id, tenantId: 'local' });
+    }
+    expect(emf.at(-1)).toMatchObject({ final: true });
+    const framesCaptured = emf.reduce((n, doc) => n + (doc.FramesCaptured as number), 0);
+    expect(framesCaptured).toBeGreaterThan(0);
+    // ffmpeg's count of what it encoded, which is the file's frames give or take the few around the stop.
+    expect(framesCaptured).toBeGreaterThan(media.video!.frames * 0.9);
+    expect(framesCaptured).toBeLessThan(media.video!.frames * 1.1);
+    // Pending segments go up every 3 s: with S3 up, what a crash would lose stays within a few seconds.
+    for (const doc of emf) expect(doc.UploadLagSeconds as number).toBeLessThan(10);
 
     console.log(JSON.stringify({ figure: 'e2e', postToRecordingMs, stopToUploadedMs, recordedSeconds, fileSeconds: media.durationSeconds }));
   });
