@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descendants } from '../support/processes.ts';
 import { probe } from '../support/media.ts';
+import { readRecorderLog } from '../support/recorder-log.ts';
 import { LIVELY_PAGE, startHttpServer, type TestServer } from '../support/servers.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -115,5 +116,11 @@ describe('recorder resilience', () => {
     const metrics = (await t.stack.repository.find(id))!.metrics!;
     expect(metrics.uploadRetries).toBeGreaterThan(0);
     expect(metrics.uploadLongestOutageMs).toBeGreaterThan(15_000);
+    // Its CloudWatch metrics (EMF lines in its log) show the outage as upload lag: media not in S3 yet.
+    const emf = (await readRecorderLog(t.dataDir, id)).filter((line) => line._aws !== undefined);
+    expect(emf.length).toBeGreaterThan(0);
+    expect(Math.max(...emf.map((doc) => doc.UploadLagSeconds as number))).toBeGreaterThan(15);
+    expect(Math.max(...emf.map((doc) => doc.UploadLagBytes as number))).toBeGreaterThan(0);
+    expect(emf.reduce((n, doc) => n + (doc.UploadRetries as number), 0)).toBe(metrics.uploadRetries);
   });
 });
