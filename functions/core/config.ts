@@ -26,7 +26,15 @@ export const ENV = {
   /** Webhook delivery: the queue attempts are scheduled on, and the dead-letter queue (functions/core/webhooks). */
   webhookQueueUrl: 'WEBHOOK_QUEUE_URL',
   webhookDlqUrl: 'WEBHOOK_DLQ_URL',
+  /** Most recordings live at once, service-wide; a start beyond it is refused (429 concurrency_limit_reached). */
+  maxConcurrentRecordings: 'MAX_CONCURRENT_RECORDINGS',
 } as const;
+
+/**
+ * MAX_CONCURRENT_RECORDINGS when unset: 50 recorders of the default size (1 vCPU) fit a 50-vCPU Fargate quota.
+ * Lower it to what the account's quota allows (see RecordingServiceProps.maxConcurrentRecordings).
+ */
+export const DEFAULT_MAX_CONCURRENT_RECORDINGS = 50;
 
 export function requireEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];

@@ -98,6 +98,18 @@ export class RecordingAlreadyActiveError extends AppError {
   }
 }
 
+/** The service already has as many live recordings as it may run (MAX_CONCURRENT_RECORDINGS). Retry later. */
+export class ConcurrencyLimitReachedError extends AppError {
+  constructor(limit: number) {
+    super(
+      429,
+      'concurrency_limit_reached',
+      `The service is already running its maximum of ${limit} live recordings; try again when one has ended.`,
+      { limit },
+    );
+  }
+}
+
 export class RecordingAlreadyPausedError extends AppError {
   constructor(id: string, status: string) {
     super(409, 'recording_already_paused', `Recording '${id}' is already paused or pausing.`, { recordingStatus: status });

@@ -82,6 +82,10 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, meaning: 'The body is not JSON (Content-Type must be application/json or application/*+json).' },
   url_not_allowed: { status: 422, meaning: 'The SSRF policy forbids the URL: not http(s), or its host resolves to a loopback, private, link-local, multicast or reserved address.' },
   idempotency_key_reused: { status: 422, meaning: 'This Idempotency-Key was already used with a different request.' },
+  concurrency_limit_reached: {
+    status: 429,
+    meaning: 'The service already runs its most live recordings at once (all tenants together; `limit` says how many); start again once one has ended.',
+  },
   request_header_too_large: { status: 431, meaning: 'Local mode: the request line and headers exceed 16 KiB.' },
   internal_error: { status: 500, meaning: 'An unexpected error; nothing about it is revealed.' },
   workflow_unavailable: { status: 503, meaning: 'The recording workflow could not be started; the recording is marked ERRORED (`workflow_start_failed`).' },
@@ -100,6 +104,7 @@ const STATUS_TEXT: Record<number, string> = {
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -151,7 +156,8 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
     description:
       'Accepts a recording (`status: INVOKED`) and starts its workflow: a recorder joins `meetingUrl` and records it. ' +
       'At most one live recording per `meetingId` and tenant. Without `meetingId`, recordings of the same URL share one derived from the URL ' +
-      "(a scoped token's own meeting, for a token).",
+      "(a scoped token's own meeting, for a token). The service runs at most a configured number of live recordings at once " +
+      '(all tenants together); beyond it a start is refused with 429 `concurrency_limit_reached`.',
     body: { schema: CreateRecordingBody, component: 'CreateRecordingRequest' },
     success: {
       status: 201,
@@ -159,7 +165,16 @@ const OPERATIONS: Readonly<Record<string, OperationSpec>> = {
       schema: RecordingSchema,
       headers: { Location: { description: 'The recording: `/v1/recordings/{id}`.', schema: { type: 'string' } } },
     },
-    errors: ['validation_failed', 'malformed_body', 'unsupported_media_type', 'insufficient_permissions', 'recording_already_active', 'url_not_allowed', 'workflow_unavailable'],
+    errors: [
+      'validation_failed',
+      'malformed_body',
+      'unsupported_media_type',
+      'insufficient_permissions',
+      'recording_already_active',
+      'url_not_allowed',
+      'concurrency_limit_reached',
+      'workflow_unavailable',
+    ],
     tokenAction: 'start',
   },
   'list-recordings': {

@@ -8,6 +8,7 @@ import { ConcurrentUpdateError, RecordingNotFoundError } from './errors.ts';
 import {
   TABLE_INDEXES,
   TABLE_KEYS,
+  liveRecordingsKey,
   meetingLockKey,
   OUTBOX_ATTRIBUTE,
   outboxIndexAttributes,
@@ -54,15 +55,25 @@ export interface Clock {
 }
 export const systemClock: Clock = { now: () => new Date().toISOString() };
 
+export interface RecordingRepositoryOptions {
+  /**
+   * Most recordings live at once in the whole service: acquireLiveSlot refuses a new one beyond it.
+   * @default - no limit (the live-recording set is still kept)
+   */
+  maxLiveRecordings?: number;
+}
+
 export class RecordingRepository {
   private readonly db: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: Clock;
+  private readonly maxLiveRecordings: number;
 
-  constructor(db: DynamoDBDocumentClient, tableName: string, clock: Clock = systemClock) {
+  constructor(db: DynamoDBDocumentClient, tableName: string, clock: Clock = systemClock, options: RecordingRepositoryOptions = {}) {
     this.db = db;
     this.tableName = tableName;
     this.clock = clock;
+    this.maxLiveRecordings = options.maxLiveRecordings ?? Number.MAX_SAFE_INTEGER;
   }
 
   /** Writes a new recording (INVOKED) and its first event; `recording` gains its outbox. */
@@ -115,7 +126,7 @@ export class RecordingRepository {
       current = fresh;
       plan = planTransition(current, to, patch, this.clock.now());
     }
-    if (TERMINAL_STATUSES.includes(to)) await this.releaseMeetingLock(plan.next);
+    if (TERMINAL_STATUSES.includes(to)) await Promise.all([this.releaseMeetingLock(plan.next), this.releaseLiveSlot(plan.next.id)]);
     return plan.next;
   }
 
@@ -320,13 +331,146 @@ export class RecordingRepository {
       if (!(err instanceof ConditionalCheckFailedException)) throw err;
     }
   }
+
+  /**
+   * Adds a new recording to the live-recording set, unless the service already has `maxLiveRecordings` live
+   * recordings (all tenants together). The set is one item whose `holders` map has an entry per live recording
+   * (its id, with when it was added), and the add is one conditional UpdateItem, valid only while the map has
+   * fewer entries than the limit: concurrent starts can never take more places than there are.
+   *
+   * Entries leave the set with the recording's final transition (UPLOADED or ERRORED, see `transition`). When the
+   * set is full, entries that should have left already are dropped before a start is refused: a recording that
+   * ended (its writer crashed between the final write and the release) or was never written (its creator crashed
+   * in between; after STALE_LOCK_MS). So the set heals itself, and a full set costs one read per live recording.
+   */
+  async acquireLiveSlot(recordingId: string): Promise<{ acquired: boolean; limit: number }> {
+    const limit = this.maxLiveRecordings;
+    const names = { '#holders': LIVE_HOLDERS, '#id': recordingId };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = Date.now();
+      try {
+        await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: liveRecordingsKey(),
+            UpdateExpression: 'SET #holders.#id = :now',
+            // False when the item or its map does not exist yet, too (handled below).
+            ConditionExpression: 'size(#holders) < :limit',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':now': now, ':limit': limit },
+          }),
+        );
+        return { acquired: true, limit };
+      } catch (err) {
+        // A path into a map that does not exist yet is a ValidationException if checked before the condition.
+        const noSetYet = (err as Error).name === 'ValidationException' && /document path/i.test((err as Error).message);
+        if (!(err instanceof ConditionalCheckFailedException) && !noSetYet) throw err;
+      }
+      const holders = await this.liveHolders();
+      if (!holders) {
+        // The set's first use.
+        try {
+          await this.db.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...liveRecordingsKey(), [LIVE_HOLDERS]: { [recordingId]: now } },
+              ConditionExpression: 'attribute_not_exists(#holders)',
+              ExpressionAttributeNames: { '#holders': LIVE_HOLDERS },
+            }),
+          );
+          return { acquired: true, limit };
+        } catch (err) {
+          if (!(err instanceof ConditionalCheckFailedException)) throw err;
+          continue; // another start created it meanwhile
+        }
+      }
+      if (Object.keys(holders).length < limit) continue; // a recording ended meanwhile
+      const stale = await this.staleLiveHolders(holders, now);
+      if (stale.length === 0) return { acquired: false, limit };
+      await this.removeLiveHolders(stale, holders);
+    }
+    throw new ConcurrentUpdateError('live recordings set');
+  }
+
+  /** Removes a recording from the live-recording set (idempotent). */
+  async releaseLiveSlot(recordingId: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: liveRecordingsKey(),
+          UpdateExpression: 'REMOVE #holders.#id',
+          // Never creates the item, and never writes when there is nothing to remove.
+          ConditionExpression: 'attribute_exists(#holders.#id)',
+          ExpressionAttributeNames: { '#holders': LIVE_HOLDERS, '#id': recordingId },
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+
+  /** The ids in the live-recording set. */
+  async liveRecordingIds(): Promise<string[]> {
+    return Object.keys((await this.liveHolders()) ?? {});
+  }
+
+  /** The live-recording set's entries (recording id → when it was added, epoch ms), or undefined before its first use. */
+  private async liveHolders(): Promise<Record<string, number> | undefined> {
+    const item = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: liveRecordingsKey(), ConsistentRead: true }))).Item;
+    return item?.[LIVE_HOLDERS] as Record<string, number> | undefined;
+  }
+
+  /** Entries whose recording has ended, or was never written (after STALE_LOCK_MS). */
+  private async staleLiveHolders(holders: Record<string, number>, now: number): Promise<string[]> {
+    const entries = Object.entries(holders);
+    const stale: string[] = [];
+    for (let i = 0; i < entries.length; i += STALE_CHECK_BATCH) {
+      const batch = entries.slice(i, i + STALE_CHECK_BATCH);
+      const recordings = await Promise.all(batch.map(([id]) => this.find(id)));
+      batch.forEach(([id, addedAtMs], j) => {
+        const recording = recordings[j];
+        if (recording ? TERMINAL_STATUSES.includes(recording.status) : now - Number(addedAtMs) > STALE_LOCK_MS) stale.push(id);
+      });
+    }
+    return stale;
+  }
+
+  /** Drops stale entries, each only if it is still the entry that was judged stale. */
+  private async removeLiveHolders(ids: string[], holders: Record<string, number>): Promise<void> {
+    const names: Record<string, string> = { '#holders': LIVE_HOLDERS };
+    const values: Record<string, unknown> = {};
+    ids.forEach((id, i) => {
+      names[`#s${i}`] = id;
+      values[`:s${i}`] = holders[id];
+    });
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: liveRecordingsKey(),
+          UpdateExpression: `REMOVE ${ids.map((_id, i) => `#holders.#s${i}`).join(', ')}`,
+          ConditionExpression: ids.map((_id, i) => `#holders.#s${i} = :s${i}`).join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (err) {
+      // Another start (or a release) removed some of them first: the caller reads the set again.
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
 }
 
 /**
- * A lock whose recording item does not exist is stale after this long: the creator crashed between taking
- * the lock and writing the recording (which it does right after).
+ * A lock (or live-recording entry) whose recording item does not exist is stale after this long: the creator
+ * crashed between taking it and writing the recording (which it does right after).
  */
 const STALE_LOCK_MS = 30_000;
+/** How many recordings a full live-recording set reads at once to find entries of ended ones. */
+const STALE_CHECK_BATCH = 25;
+/** The live-recording set's map attribute: recording id → when it was added (epoch ms). */
+const LIVE_HOLDERS = 'holders';
 
 export interface RecordingQuery {
   index: TableIndexName;

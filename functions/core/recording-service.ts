@@ -9,6 +9,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { authorize, type Action, type Caller } from './caller.ts';
 import {
   AppError,
+  ConcurrencyLimitReachedError,
   InvalidCursorError,
   NoActiveRecordingError,
   NoFilesYetError,
@@ -49,7 +50,9 @@ export interface RecordingServiceDeps {
 
 /**
  * Accepts a recording: checks the URL, takes the meeting lock (one live recording per meeting and tenant),
- * writes the recording (INVOKED) and starts its workflow.
+ * takes a place in the live-recording set (at most MAX_CONCURRENT_RECORDINGS in the whole service), writes the
+ * recording (INVOKED) and starts its workflow. The meeting lock comes first, so a meeting that is already being
+ * recorded is told so (409) even when the service is full.
  */
 export async function createRecording(deps: RecordingServiceDeps, caller: Caller, body: CreateRecordingBody): Promise<Recording> {
   const meetingId = body.meetingId ?? caller.meetingId ?? defaultMeetingId(body.meetingUrl);
@@ -66,17 +69,28 @@ export async function createRecording(deps: RecordingServiceDeps, caller: Caller
   });
   const lock = await deps.repository.acquireMeetingLock(caller.tenantId, meetingId, recording.id);
   if (lock.heldBy) throw new RecordingAlreadyActiveError(meetingId, lock.heldBy);
+  let slot: { acquired: boolean; limit: number };
+  try {
+    slot = await deps.repository.acquireLiveSlot(recording.id);
+  } catch (err) {
+    await deps.repository.releaseMeetingLock(recording);
+    throw err;
+  }
+  if (!slot.acquired) {
+    await deps.repository.releaseMeetingLock(recording);
+    throw new ConcurrencyLimitReachedError(slot.limit);
+  }
   try {
     await deps.repository.create(recording);
   } catch (err) {
-    await deps.repository.releaseMeetingLock(recording);
+    await Promise.all([deps.repository.releaseMeetingLock(recording), deps.repository.releaseLiveSlot(recording.id)]);
     throw err;
   }
   try {
     await deps.workflow.start(recording.id);
   } catch (err) {
-    // The item exists but nothing will ever record it: end it now (which releases the lock) rather than
-    // leave it INVOKED forever.
+    // The item exists but nothing will ever record it: end it now (which releases the lock and its place in
+    // the live-recording set) rather than leave it INVOKED forever.
     await deps.repository.transitionLatest(recording.id, 'ERRORED', {
       error: { code: 'workflow_start_failed', message: `The recording workflow could not be started: ${(err as Error).message}` },
     });

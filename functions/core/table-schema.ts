@@ -5,6 +5,7 @@
  * One table holds every item kind, each in its own partition-key space:
  * - `RECORDING#{id}`: the recording ('RECORDING') and its upload manifest ('UPLOAD')
  * - `MEETING#{tenant}#{meetingId}` / 'ACTIVE': the meeting lock (at most one live recording per meeting)
+ * - `LIVE_RECORDINGS#all` / 'SET': the live recordings of the whole service (at most MAX_CONCURRENT_RECORDINGS)
  * - `IDEMPOTENCY#{tenant}#{hash}` / 'REQUEST': a remembered POST (expires through the TTL attribute)
  * - `APIKEY#...`, `TENANT#...`: credentials (functions/core/auth)
  */
@@ -18,6 +19,7 @@ export const TABLE_KEYS = { partitionKey: 'pk', sortKey: 'sk' } as const;
 export const PARTITION_PREFIXES = {
   recording: 'RECORDING#',
   meetingLock: 'MEETING#',
+  liveRecordings: 'LIVE_RECORDINGS#',
   idempotency: 'IDEMPOTENCY#',
   webhook: 'WEBHOOK#',
   tenant: 'TENANT#',
@@ -119,6 +121,14 @@ export const webhookIndexKeys = {
 /** The meeting lock item's key. */
 export function meetingLockKey(tenantId: string, meetingId: string): Record<string, string> {
   return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.meetingLock}${tenantId}#${meetingId}`, [TABLE_KEYS.sortKey]: 'ACTIVE' };
+}
+
+/**
+ * The key of the live-recording set: one item whose `holders` map has an entry per live recording, service-wide
+ * (the concurrency limit protects the account's Fargate quota, which all tenants share).
+ */
+export function liveRecordingsKey(): Record<string, string> {
+  return { [TABLE_KEYS.partitionKey]: `${PARTITION_PREFIXES.liveRecordings}all`, [TABLE_KEYS.sortKey]: 'SET' };
 }
 
 const INTERNAL_ATTRIBUTES: readonly string[] = [
