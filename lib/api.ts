@@ -9,7 +9,7 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ROUTES } from '../functions/routes.ts';
 import type { RouteDefinition } from '../functions/routes.ts';
-import { ENV } from '../functions/core/config.ts';
+import { DEFAULT_MAX_CONCURRENT_RECORDINGS, ENV } from '../functions/core/config.ts';
 import type { Events } from './events.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
@@ -62,8 +62,13 @@ const READ: readonly ItemAction[] = ['dynamodb:GetItem'];
  */
 const ROUTE_ACCESS: Readonly<Record<string, RouteAccess>> = {
   // The recording is a PutItem; the meeting lock is an item, taken with a conditional PutItem, read when it
-  // is stale, and released with a conditional DeleteItem when the start fails.
-  'create-recording': { table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording', 'meetingLock'] }, startExecution: true },
+  // is stale, and released with a conditional DeleteItem when the start fails. The live-recording set (the
+  // concurrency limit) is one item: a conditional UpdateItem adds to it, GetItem and UpdateItem drop stale
+  // entries, PutItem creates it on first use.
+  'create-recording': {
+    table: { items: IDEMPOTENT_POST, partitions: ['idempotency', 'recording', 'meetingLock', 'liveRecordings'] },
+    startExecution: true,
+  },
   'list-recordings': { table: { query: ['byTenant', 'byMeeting', 'byStatus'] } },
   'get-recording': { table: { items: READ, partitions: ['recording'] } },
   // The recording and its upload manifest (same partition).
@@ -108,6 +113,11 @@ export interface RecordingApiProps {
    * @default - none: meeting URLs must resolve to public addresses
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Most recordings live at once, service-wide (MAX_CONCURRENT_RECORDINGS of the functions).
+   * @default DEFAULT_MAX_CONCURRENT_RECORDINGS (50)
+   */
+  readonly maxConcurrentRecordings?: number;
   /**
    * Routes to serve; each handler module must have an access entry.
    * @default ROUTES from functions/routes.ts
@@ -198,6 +208,7 @@ export class RecordingApi extends Construct {
         grantRecordingMedia(fn, props.bucket, access.recordings ?? [], { list: access.listRecordings ?? false });
       }
       fn.addEnvironment(ENV.mediaRetentionDays, String(props.mediaRetentionDays ?? 7));
+      fn.addEnvironment(ENV.maxConcurrentRecordings, String(props.maxConcurrentRecordings ?? DEFAULT_MAX_CONCURRENT_RECORDINGS));
       if (props.allowedHosts?.length) fn.addEnvironment(ENV.allowedHosts, props.allowedHosts.join(','));
       fn.bindStateMachine(props.stateMachine, access.startExecution ? ['states:StartExecution'] : []);
       if (access.scheduleWebhooks) props.events?.grantScheduleDeliveries(fn);

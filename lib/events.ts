@@ -9,7 +9,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ENV } from '../functions/core/config.ts';
+import { DEFAULT_MAX_CONCURRENT_RECORDINGS, ENV } from '../functions/core/config.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern } from '../functions/core/recording-events.ts';
 import { MEETING_ENDED_DETAIL_TYPE, MEETING_STARTED_DETAIL_TYPE } from '../functions/core/meeting-events.ts';
 import { TABLE_INDEXES } from '../functions/core/table-schema.ts';
@@ -45,6 +45,11 @@ export interface EventsProps {
    * @default - no auto-start
    */
   readonly stateMachine?: sfn.IStateMachine;
+  /**
+   * Most recordings live at once, service-wide (MAX_CONCURRENT_RECORDINGS of the meeting trigger function).
+   * @default DEFAULT_MAX_CONCURRENT_RECORDINGS (50)
+   */
+  readonly maxConcurrentRecordings?: number;
   /**
    * Retention of the functions' log groups.
    * @default logs.RetentionDays.ONE_MONTH
@@ -222,12 +227,14 @@ export class Events extends Construct {
       timeout: Duration.seconds(60),
       logRetention: props.logRetention,
     });
-    // The meeting lock (conditional PutItem / DeleteItem), the recording (PutItem, GetItem), stop (UpdateItem).
+    // The meeting lock (conditional PutItem / DeleteItem), the recording (PutItem, GetItem), stop (UpdateItem),
+    // the live-recording set of the concurrency limit (UpdateItem, GetItem, PutItem on first use).
     fn.bindTable(props.table);
     grantTableAccess(fn, props.table, {
       items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
-      partitions: ['recording', 'meetingLock'],
+      partitions: ['recording', 'meetingLock', 'liveRecordings'],
     });
+    fn.addEnvironment(ENV.maxConcurrentRecordings, String(props.maxConcurrentRecordings ?? DEFAULT_MAX_CONCURRENT_RECORDINGS));
     fn.bindStateMachine(props.stateMachine, ['states:StartExecution']);
     // Whether the tenant exists: reads of the credential partitions only (as the API's authentication).
     grantCredentialReads(fn, props.table);

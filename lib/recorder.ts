@@ -32,9 +32,15 @@ export interface RecorderProps {
   readonly memoryMiB?: number;
   /**
    * CPU architecture of the task; the image is built for the matching platform.
-   * @default ecs.CpuArchitecture.ARM64
+   * @default ecs.CpuArchitecture.ARM64, or X86_64 with `useFargateSpot`
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * Enables the cluster's Fargate capacity providers (FARGATE, FARGATE_SPOT) for recorders launched on Spot.
+   * Spot runs x86_64 tasks only, so ARM64 is refused.
+   * @default false
+   */
+  readonly useFargateSpot?: boolean;
   /**
    * Retention of the recorder's log group.
    * @default logs.RetentionDays.ONE_MONTH
@@ -97,7 +103,13 @@ export class Recorder extends Construct {
     super(scope, id);
     const cpu = props.cpu ?? 1024;
     const memoryMiB = props.memoryMiB ?? 2048;
-    const cpuArchitecture = props.cpuArchitecture ?? ecs.CpuArchitecture.ARM64;
+    const cpuArchitecture = props.cpuArchitecture ?? (props.useFargateSpot ? ecs.CpuArchitecture.X86_64 : ecs.CpuArchitecture.ARM64);
+    if (props.useFargateSpot && cpuArchitecture._cpuArchitecture !== ecs.CpuArchitecture.X86_64._cpuArchitecture) {
+      throw new Error(
+        `useFargateSpot needs cpuArchitecture X86_64, got ${cpuArchitecture._cpuArchitecture}: Fargate Spot runs x86_64 tasks only. ` +
+          'Leave cpuArchitecture unset (Spot then builds and runs the recorder for X86_64) or set ecs.CpuArchitecture.X86_64.',
+      );
+    }
     validateFargateSize(cpu, memoryMiB);
     const platform = ARCHITECTURE_PLATFORMS[cpuArchitecture._cpuArchitecture];
     if (!platform) {
@@ -107,6 +119,8 @@ export class Recorder extends Construct {
     // Container Insights: CPU and memory per task, which is what sizes `cpu` and `memoryMiB` (README, cost).
     // Billed per metric, aggregated by task family, so its cost does not grow with the number of recordings.
     this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: props.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    // RunTask may name a capacity provider only when the cluster has it.
+    if (props.useFargateSpot) this.cluster.enableFargateCapacityProviders();
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,

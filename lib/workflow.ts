@@ -29,6 +29,12 @@ export interface WorkflowProps {
   /** Whether recorder tasks get a public IP (required in public subnets without NAT). */
   readonly assignPublicIp: boolean;
   /**
+   * Launch recorders on Fargate Spot, and on demand when Spot has no capacity (workflow/recording-workflow.ts).
+   * The cluster must have the Fargate capacity providers (Recorder enables them with the same prop).
+   * @default false - on-demand Fargate only
+   */
+  readonly useFargateSpot?: boolean;
+  /**
    * Retention of the state machine's and the task functions' log groups.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -77,6 +83,7 @@ export class Workflow extends Construct {
       assignPublicIp: props.assignPublicIp,
       markUploadedFunctionArn: this.markUploadedFunction.functionArn,
       markErroredFunctionArn: this.markErroredFunction.functionArn,
+      useFargateSpot: props.useFargateSpot ?? false,
     });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromString(Stack.of(this).toJsonString(definition)),
@@ -120,6 +127,8 @@ export class Workflow extends Construct {
         items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         partitions: ['recording', 'meetingLock'],
       });
+      // ...and leaves the live-recording set (a conditional UpdateItem that removes its entry).
+      grantTableAccess(fn, props.table, { items: ['dynamodb:UpdateItem'], partitions: ['liveRecordings'] });
     }
     // Salvage: read the pending segments, upload them as the last part, complete, delete the segments.
     this.markErroredFunction.bindBucket(props.bucket);

@@ -345,7 +345,7 @@ describe('RecordingService', () => {
   it('limits every DynamoDB grant of every API function to the item kinds and indexes its handler uses', () => {
     // Prepare
     const expected: Record<string, { items: { actions: string[]; partitions: string[] }[]; query: string[] }> = {
-      CreateRecording: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'MEETING#*', 'RECORDING#*'] }], query: [] },
+      CreateRecording: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'LIVE_RECORDINGS#*', 'MEETING#*', 'RECORDING#*'] }], query: [] },
       StopRecording: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*', 'RECORDING#*'] }], query: [] },
       CreateToken: { items: [{ actions: IDEMPOTENT, partitions: ['IDEMPOTENCY#*'] }], query: [] },
       GetRecording: { items: [{ actions: ['dynamodb:GetItem'], partitions: ['RECORDING#*'] }], query: [] },
@@ -399,6 +399,7 @@ describe('RecordingService', () => {
 
   it('limits the workflow tasks, the publisher and the webhook delivery to their item kinds', () => {
     expect(tableAccessOf(roleOfFunction('MarkUploaded')).items).toEqual([
+      { actions: ['dynamodb:UpdateItem'], partitions: ['LIVE_RECORDINGS#*'] },
       { actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem'], partitions: ['MEETING#*', 'RECORDING#*'] },
     ]);
     expect(tableAccessOf(roleOfFunction('Publisher'))).toEqual({
