@@ -387,7 +387,8 @@ export class RecordingRepository {
       if (Object.keys(holders).length < limit) continue; // a recording ended meanwhile
       const stale = await this.staleLiveHolders(holders, now);
       if (stale.length === 0) return { acquired: false, limit };
-      await this.removeLiveHolders(stale, holders);
+      // In chunks, to keep each update expression well within DynamoDB's 4 KB.
+      for (let i = 0; i < stale.length; i += STALE_CHECK_BATCH) await this.removeLiveHolders(stale.slice(i, i + STALE_CHECK_BATCH), holders);
     }
     throw new ConcurrentUpdateError('live recordings set');
   }
@@ -467,7 +468,7 @@ export class RecordingRepository {
  * crashed between taking it and writing the recording (which it does right after).
  */
 const STALE_LOCK_MS = 30_000;
-/** How many recordings a full live-recording set reads at once to find entries of ended ones. */
+/** How many entries of a full live-recording set are checked (one read each) and removed at once. */
 const STALE_CHECK_BATCH = 25;
 /** The live-recording set's map attribute: recording id → when it was added (epoch ms). */
 const LIVE_HOLDERS = 'holders';
