@@ -6,7 +6,7 @@
  */
 import { PutObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../functions/core/aws-clients.ts';
+import { createS3Client } from '../../functions/core/clients/s3.ts';
 import type { Recording, RecordingStatus } from '../../functions/core/recording.ts';
 import { newRecordingId } from '../../functions/core/recording-service.ts';
 import { recordingMediaKey } from '../../functions/core/recording-files.ts';

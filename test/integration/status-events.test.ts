@@ -4,7 +4,7 @@
  * not while the publisher is stopped, nor when it crashes between publishing and clearing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/core/aws-clients.ts';
+import { createDocumentClient } from '../../functions/core/clients/dynamodb.ts';
 import { OutboxPublisher } from '../../functions/core/outbox.ts';
 import { STATUS_CHANGED_DETAIL_TYPE, type BusEvent, type RecordingStatusChangedDetail } from '../../functions/core/recording-events.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../functions/core/aws-clients.ts';
+import { createDocumentClient } from '../../functions/core/clients/dynamodb.ts';
 import { DEFAULT_RETRY_POLICY } from '../../functions/core/webhooks/retry-policy.ts';
 import { httpWebhookSender } from '../../functions/core/webhooks/sender.ts';
 import { WebhookDeliverer, type DeliveryRef } from '../../functions/core/webhooks/webhook-deliverer.ts';

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDocumentClient } from '../../functions/core/aws-clients.ts';
+import { createDocumentClient } from '../../functions/core/clients/dynamodb.ts';
 import { CredentialStore } from '../../functions/core/auth/credential-store.ts';
 import { RecordingApiClient } from '../../local/api-client.ts';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/local-stack.ts';

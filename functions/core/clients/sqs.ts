@@ -1,0 +1,5 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+export function createSqsClient(): SQSClient {
+  return new SQSClient({ maxAttempts: 5 });
+}
