@@ -147,7 +147,8 @@ function toEvent(
   };
 }
 
-function lambdaContext(functionName: string): Context {
+/** A Lambda context for a locally hosted handler (Powertools' Logger reads the function name and request id). */
+export function lambdaContext(functionName: string): Context {
   const deadline = Date.now() + 10_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

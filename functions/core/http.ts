@@ -7,7 +7,9 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, MalformedBodyError, UnsupportedMediaTypeError, ValidationError } from './errors.ts';
 import { authenticate } from './auth/middleware.ts';
+import { callerFrom } from './caller.ts';
 import { idempotency } from './idempotency.ts';
+import { logger, observed, tracer } from './observability.ts';
 import { idempotencyStore } from './runtime.ts';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -44,6 +46,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -58,8 +61,11 @@ export interface ProblemJsonOptions {
 export function problemJson(options: ProblemJsonOptions = {}): MiddlewareObj<HttpEvent, HttpResult> {
   const logError =
     options.logError ??
-    ((err, event) =>
-      console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled error', route: event.routeKey, error: String((err as Error)?.stack ?? err) })));
+    ((err, event) => {
+      logger.error('unhandled error', { route: event.routeKey, error: err as Error });
+      // The answer is a 500, not a thrown error, so the handler's subsegment is flagged here.
+      tracer.addErrorAsMetadata(err as Error);
+    });
   return {
     name: 'problemJson',
     onError: (request) => {
@@ -75,11 +81,29 @@ export function problemJson(options: ProblemJsonOptions = {}): MiddlewareObj<Htt
   };
 }
 
-/** Wraps an API handler with the house middleware stack. */
+/**
+ * Appends the request's correlation keys to the Logger once the caller is known: the tenant, the
+ * principal (`apiKey:{keyId}` or `token:{jti}`, never a secret) and the path's recording, meeting or webhook
+ * id. observed() clears them after the invocation.
+ */
+export function logKeys(): MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    name: 'logKeys',
+    before: (request) => {
+      const { tenantId, principal } = callerFrom(request.event);
+      const { id, meetingId, webhookId } = request.event.pathParameters ?? {};
+      logger.appendKeys({ tenantId, principal, route: request.event.routeKey, ...(id && { recordingId: id }), ...(meetingId && { meetingId }), ...(webhookId && { webhookId }) });
+    },
+  };
+}
+
+/** Wraps an API handler with the house middleware stack, inside the Powertools middlewares (observed). */
 export function httpHandler(fn: HttpHandler, options: ProblemJsonOptions = {}) {
   // problemJson first, so it is outermost: authentication failures become problem+json too.
   // Idempotency after authentication: keys are scoped to the caller's tenant.
-  return middy<HttpEvent, HttpResult>().use(problemJson(options)).use(authenticate()).use(idempotency(idempotencyStore)).handler(fn);
+  return observed(
+    middy<HttpEvent, HttpResult>().use(problemJson(options)).use(authenticate()).use(logKeys()).use(idempotency(idempotencyStore)).handler(fn),
+  );
 }
 
 /** Parses and validates a JSON body; errors name the field and say what is wrong. */

@@ -9,14 +9,24 @@ import { isRecorderErrorCode } from './recorder-errors.ts';
 import { TERMINAL_STATUSES, type Recording, type RecordingError, type RecordingFile, type TransitionPatch } from './recording.ts';
 import type { RecordingRepository } from './recording-repository.ts';
 
-export async function completeRecording(repository: RecordingRepository, recordingId: string, result: RecorderResult): Promise<Recording> {
+/** A workflow task's outcome: the recording, and whether this call ended it (false on a retry). */
+export interface WorkflowOutcome {
+  recording: Recording | undefined;
+  ended: boolean;
+}
+
+export async function completeRecording(
+  repository: RecordingRepository,
+  recordingId: string,
+  result: RecorderResult,
+): Promise<WorkflowOutcome & { recording: Recording }> {
   const current = await repository.find(recordingId);
-  if (current?.status === 'UPLOADED') return current;
+  if (current?.status === 'UPLOADED') return { recording: current, ended: false };
   if (current?.status === 'RECORDING' || current?.status === 'PAUSED') {
     // The recorder reported its result without its own UPLOADING write landing (e.g. DynamoDB throttled it).
     await repository.transitionLatest(recordingId, 'UPLOADING', { stoppedAt: result.stoppedAt, stopReason: result.stopReason });
   }
-  return repository.transitionLatest(recordingId, 'UPLOADED', {
+  const recording = await repository.transitionLatest(recordingId, 'UPLOADED', {
     files: result.files,
     stopReason: result.stopReason,
     startedAt: result.startedAt,
@@ -25,6 +35,7 @@ export async function completeRecording(repository: RecordingRepository, recordi
     ...(result.gaps?.length && { gaps: result.gaps }),
     metrics: result.metrics,
   });
+  return { recording, ended: true };
 }
 
 /** Step Functions' error shape: `Error` is the name, `Cause` a message (the recorder sends JSON). */
@@ -74,9 +85,9 @@ export async function failRecording(
   recordingId: string,
   failure: WorkflowFailure,
   salvage?: SalvageDeps,
-): Promise<Recording | undefined> {
+): Promise<WorkflowOutcome> {
   const current = await repository.find(recordingId);
-  if (!current || TERMINAL_STATUSES.includes(current.status)) return current;
+  if (!current || TERMINAL_STATUSES.includes(current.status)) return { recording: current, ended: false };
   const cause = causeFromFailure(failure);
   let files: RecordingFile[] | undefined = Array.isArray(cause.files) ? cause.files : undefined;
   if (!files && salvage) {
@@ -84,11 +95,12 @@ export async function failRecording(
     const salvaged = manifest && (await salvageUpload(salvage.s3, salvage.bucketName, manifest));
     if (salvaged) files = [salvaged];
   }
-  return repository.transitionLatest(recordingId, 'ERRORED', (latest): TransitionPatch => ({
+  const recording = await repository.transitionLatest(recordingId, 'ERRORED', (latest): TransitionPatch => ({
     error: errorFromFailure(failure),
     stoppedAt: latest.stoppedAt ?? new Date().toISOString(),
     ...(files && { files }),
     ...(Array.isArray(cause.gaps) && cause.gaps.length > 0 && { gaps: cause.gaps }),
     ...(!latest.startedAt && typeof cause.startedAt === 'string' && { startedAt: cause.startedAt }),
   }));
+  return { recording, ended: true };
 }

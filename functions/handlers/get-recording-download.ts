@@ -2,7 +2,8 @@
 import { callerFrom } from '#core/caller.ts';
 import { httpHandler, json, parseQuery, pathParam } from '#core/http.ts';
 import { getRecording, presignDownloads } from '#core/recording-service.ts';
-import { downloadDeps, recordingRepository } from '#core/runtime.ts';
+import { recordingRepository } from '#core/runtime.ts';
+import { downloadDeps } from '#core/runtime-media.ts';
 import { DownloadQuery } from '#core/schemas.ts';
 
 export const handler = httpHandler(async (event) => {

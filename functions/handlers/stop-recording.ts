@@ -3,10 +3,12 @@ import { callerFrom } from '#core/caller.ts';
 import { expectNoBody, httpHandler, json, pathParam } from '#core/http.ts';
 import { toPublicRecording } from '#core/recording.ts';
 import { stopRecording } from '#core/recording-service.ts';
+import { logger } from '#core/observability.ts';
 import { recordingRepository } from '#core/runtime.ts';
 
 export const handler = httpHandler(async (event) => {
   expectNoBody(event);
   const recording = await stopRecording(recordingRepository(), callerFrom(event), pathParam(event, 'id'));
+  logger.info('stop requested', { status: recording.status });
   return json(202, toPublicRecording(recording));
 });

@@ -1,5 +1,7 @@
 /** Workflow task: the recorder succeeded; the recording becomes UPLOADED with its files. */
 import type { RecorderResult } from '../../workflow/recording-workflow.ts';
+import { logger, observed } from '#core/observability.ts';
+import { reportRecordingUploaded } from '#core/recording-metrics.ts';
 import { recordingRepository } from '#core/runtime.ts';
 import { completeRecording } from '#core/workflow-outcome.ts';
 
@@ -8,7 +10,10 @@ export interface MarkUploadedEvent {
   result: RecorderResult;
 }
 
-export const handler = async (event: MarkUploadedEvent) => {
-  const recording = await completeRecording(recordingRepository(), event.recordingId, event.result);
+export const handler = observed(async (event: MarkUploadedEvent) => {
+  logger.appendKeys({ recordingId: event.recordingId });
+  const { recording, ended } = await completeRecording(recordingRepository(), event.recordingId, event.result);
+  // A retried task finds the recording UPLOADED already: it was counted then.
+  if (ended) reportRecordingUploaded(recording);
   return { recordingId: recording.id, status: recording.status };
-};
+});

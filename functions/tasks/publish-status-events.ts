@@ -7,9 +7,10 @@
  *   expired after 24 h) are still published. Nothing depends on the stream alone.
  */
 import type { DynamoDBStreamEvent, ScheduledEvent } from 'aws-lambda';
-import { eventPublisher } from '#core/runtime.ts';
+import { logger, observed } from '#core/observability.ts';
+import { eventPublisher } from '#core/runtime-events.ts';
 
-export const handler = async (event: DynamoDBStreamEvent | ScheduledEvent) => {
+export const handler = observed(async (event: DynamoDBStreamEvent | ScheduledEvent) => {
   const publisher = eventPublisher();
   if ('Records' in event) {
     const ids = new Set<string>();
@@ -23,7 +24,7 @@ export const handler = async (event: DynamoDBStreamEvent | ScheduledEvent) => {
   }
   const result = await publisher.sweep();
   for (const failure of result.failed) {
-    console.error(JSON.stringify({ level: 'ERROR', message: 'outbox drain failed', recordingId: failure.recordingId, error: String(failure.error) }));
+    logger.error('outbox drain failed', { recordingId: failure.recordingId, error: failure.error as Error });
   }
   return { published: result.published, failed: result.failed.length };
-};
+});
