@@ -7,9 +7,14 @@
  *  - reference: the AWS Chime sample's capture settings (bench/reference-recorder.ts), same page, same run.
  * Ratios compare ours with the reference of the same resolution, measured minutes apart on the same machine.
  *
- *   npm run bench -- [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--out bench/results/latest.json]
+ * And the Lambda functions (bench/lambda-bundles.ts): each bundle's minified size and its cold init time in
+ * a fresh Node process.
+ *
+ *   npm run bench -- [--only recorder|lambda] [--seconds 60] [--long-seconds 600] [--resolutions 720,1080]
+ *                    [--lambda-runs 5] [--out bench/results/latest.json]
  *
  * --long-seconds 0 skips the long 720p recording (drift, and stop-to-upload after a long recording).
+ * --only runs one part; its JSON then defaults to bench/results/latest-<part>.json.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,10 +27,13 @@ import { startLocalStack } from '../local/local-stack.ts';
 import { analyseRecording, type QualityReport } from '../quality/analyse.ts';
 import { ensureSyncMedia } from '../quality/sync-media.ts';
 import { startSyncPageServer } from '../quality/sync-page.ts';
+import { LAMBDA_TARGETS, lambdaTable, measureLambdaBundles, type LambdaFigure } from './lambda-bundles.ts';
 import { REFERENCE_SETTINGS } from './reference-recorder.ts';
 
 const run = promisify(execFile);
-const USAGE = 'Usage: npm run bench -- [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--out bench/results/latest.json]';
+const USAGE =
+  'Usage: npm run bench -- [--only recorder|lambda] [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--lambda-runs 5] [--out bench/results/latest.json]';
+const PARTS = ['recorder', 'lambda'] as const;
 const FPS = 30;
 const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
 
@@ -114,17 +122,25 @@ async function recordReference(resolution: string, pageUrl: string, seconds: num
 const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
 
 async function main() {
-  const flags = parseFlagsOrExit(process.argv.slice(2), { seconds: 'number', 'long-seconds': 'number', resolutions: 'string', out: 'string' }, USAGE);
+  const flags = parseFlagsOrExit(
+    process.argv.slice(2),
+    { only: 'string', seconds: 'number', 'long-seconds': 'number', resolutions: 'string', 'lambda-runs': 'number', out: 'string' },
+    USAGE,
+  );
+  const only = flags.only === undefined ? undefined : String(flags.only);
+  if (only !== undefined && !PARTS.includes(only as (typeof PARTS)[number])) throw new Error(`Unknown part '${only}': use ${PARTS.join(' or ')}.`);
+  const runs = (part: (typeof PARTS)[number]) => only === undefined || only === part;
+  const lambdaRuns = Math.max(1, Math.round(Number(flags['lambda-runs'] ?? 5)));
   const seconds = Number(flags.seconds ?? 60);
   const longSeconds = Number(flags['long-seconds'] ?? 600);
   const resolutions = String(flags.resolutions ?? '720,1080').split(',');
   for (const r of resolutions) if (!SIZES[r]) throw new Error(`Unknown resolution '${r}': use 720 and/or 1080.`);
-  const out = resolve(String(flags.out ?? 'bench/results/latest.json'));
+  const out = resolve(String(flags.out ?? (only ? `bench/results/latest-${only}.json` : 'bench/results/latest.json')));
   const workDir = mkdtempSync(join(tmpdir(), 'mr-bench-'));
   const cacheDir = join(tmpdir(), 'quality-media');
   const scenarios: Scenario[] = [];
   try {
-    for (const resolution of resolutions) {
+    for (const resolution of runs('recorder') ? resolutions : []) {
       const { width, height } = SIZES[resolution]!;
       // 11 minutes covers the default runs (and is generated once, then cached).
       const mediaSeconds = Math.max(660, Math.max(seconds, resolution === '720' ? longSeconds : 0) + 60);
@@ -147,6 +163,8 @@ async function main() {
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
+  // The Lambda functions: bundle size and cold init (bench/lambda-bundles.ts).
+  const lambda: LambdaFigure[] | undefined = runs('lambda') ? await measureLambdaBundles(lambdaRuns, (line) => process.stderr.write(`${line}\n`)) : undefined;
 
   const referenceOf = (s: Scenario) => scenarios.find((r) => r.pipeline === 'reference' && r.resolution === s.resolution);
   const rows = scenarios.map((s) => {
@@ -180,14 +198,22 @@ async function main() {
     settings: { fps: FPS, seconds, longSeconds, resolutions, ours: OUR_SETTINGS, reference: REFERENCE_SETTINGS },
     targets,
     scenarios: rows,
+    ...(lambda && { lambda: { targets: LAMBDA_TARGETS, initRuns: lambdaRuns, functions: lambda } }),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`\nMeeting recorder bench on ${report.machine.cores} cores (${report.machine.cpuModel}); the sync page at 30 fps.`);
-  console.log(`ours: ${Object.values(OUR_SETTINGS).join('; ')}`);
-  console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
-  console.log(lines.join('\n'));
-  console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
+  if (rows.length > 0) {
+    console.log(`\nMeeting recorder bench on ${report.machine.cores} cores (${report.machine.cpuModel}); the sync page at 30 fps.`);
+    console.log(`ours: ${Object.values(OUR_SETTINGS).join('; ')}`);
+    console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
+    console.log(lines.join('\n'));
+    console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
+  }
+  if (lambda) {
+    console.log(`\nLambda functions on ${report.machine.cores} cores (${report.machine.cpuModel}): minified bundle (index.js, no source map) and cold init in a fresh Node ${process.version} process (require of the bundle, median of ${lambdaRuns}).\n`);
+    console.log(lambdaTable(lambda).join('\n'));
+    console.log(`\nTargets: <= ${LAMBDA_TARGETS.bundleKiB} KiB per function, <= ${LAMBDA_TARGETS.initMs} ms init.`);
+  }
   console.log(`JSON: ${out}`);
 }
 
