@@ -1,4 +1,4 @@
-import { CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -11,7 +11,7 @@ import { ENV } from '../functions/core/config.ts';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { RECORDER_CONTAINER_NAME } from '../workflow/recording-workflow.ts';
 import { PROJECT_ROOT } from './project-paths.ts';
-import { grantTableAccess } from './table-access.ts';
+import { grantTableAccess, nagResourceText } from './table-access.ts';
 
 export interface RecorderProps {
   /** VPC of the cluster and the tasks' security group. */
@@ -183,13 +183,11 @@ export class Recorder extends Construct {
 export function grantRecordingMedia(grantee: iam.IGrantable, bucket: s3.IBucket, actions: readonly string[], options: { list?: boolean } = {}): void {
   if (actions.length > 0) {
     iam.Grant.addToPrincipal({ grantee, actions: [...actions], resourceArns: [bucket.arnForObjects(`${RECORDINGS_PREFIX}*`)] });
-    const cfnBucket = bucket.node.defaultChild;
     // On the role that holds the policy (a function's role is its sibling, not its child).
     const holder = Construct.isConstruct(grantee.grantPrincipal) ? grantee.grantPrincipal : grantee;
-    if (cfnBucket instanceof CfnElement && Construct.isConstruct(holder)) {
-      const logicalId = Stack.of(cfnBucket).resolve(cfnBucket.logicalId) as string;
+    if (Construct.isConstruct(holder)) {
       Validations.of(holder).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${RECORDINGS_PREFIX}*]`,
+        id: `AwsSolutions-IAM5[Resource::${nagResourceText(holder, bucket.arnForObjects(`${RECORDINGS_PREFIX}*`))}]`,
         reason:
           `Objects under ${RECORDINGS_PREFIX} only: keys carry the tenant and recording ids, which exist only at run time, ` +
           'and this role serves every recording (ECS cannot give one task a narrower role).',

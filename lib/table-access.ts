@@ -1,4 +1,6 @@
+import { Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { PARTITION_PREFIXES, TABLE_INDEXES } from '../functions/core/table-schema.ts';
 import type { PartitionKind, TableIndexName } from '../functions/core/table-schema.ts';
@@ -56,4 +58,26 @@ export function grantTableAccess(grantee: iam.IGrantable, table: dynamodb.ITable
  */
 export function grantCredentialReads(grantee: iam.IGrantable, table: dynamodb.ITable): void {
   grantTableAccess(grantee, table, { items: ['dynamodb:GetItem'], partitions: ['tenant', 'apiKey'] });
+}
+
+/**
+ * A resource ARN as cdk-nag writes it in a finding id (`AwsSolutions-IAM5[Resource::...]`): intrinsics resolved
+ * to `<Logical.Arn>`, `<Logical>` and `<AWS::Region>`, joined. Used to acknowledge one finding precisely,
+ * wherever the construct is embedded (logical ids and the stack's environment change the text).
+ */
+export function nagResourceText(scope: Construct, arn: string): string {
+  const render = (value: unknown): string => {
+    if (typeof value === 'string') return value;
+    if (value && typeof value === 'object') {
+      const o = value as Record<string, unknown>;
+      if ('Ref' in o) return `<${String(o.Ref)}>`;
+      if ('Fn::GetAtt' in o) return `<${(o['Fn::GetAtt'] as string[]).join('.')}>`;
+      if ('Fn::Join' in o) {
+        const [separator, parts] = o['Fn::Join'] as [string, unknown[]];
+        return parts.map(render).join(separator);
+      }
+    }
+    return JSON.stringify(value);
+  };
+  return render(Stack.of(scope).resolve(arn));
 }

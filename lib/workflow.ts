@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -7,11 +7,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { ENV } from '../functions/core/config.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
 import { recordingWorkflowDefinition } from '../workflow/recording-workflow.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
-import { grantTableAccess } from './table-access.ts';
+import { grantTableAccess, nagResourceText } from './table-access.ts';
 
 export interface WorkflowProps {
   /** The recordings table; the task functions record the outcome in it. */
@@ -133,5 +134,24 @@ export class Workflow extends Construct {
     // Salvage: read the pending segments, upload them as the last part, complete, delete the segments.
     this.markErroredFunction.bindBucket(props.bucket);
     grantRecordingMedia(this.markErroredFunction, props.bucket, ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']);
+    this.grantStopLostRecorders(props.cluster);
+  }
+
+  /**
+   * MarkErrored stops a lost recorder's task (functions/core/recorder-tasks.ts): ListTasks by `startedBy` and
+   * StopTask, both in the recorders' cluster only. ListTasks has no task-level resource, so it is limited by the
+   * `ecs:cluster` condition; StopTask by the cluster's task ARNs and the same condition.
+   */
+  private grantStopLostRecorders(cluster: ecs.ICluster): void {
+    const fn = this.markErroredFunction;
+    fn.addEnvironment(ENV.clusterArn, cluster.clusterArn);
+    const inCluster = { ArnEquals: { 'ecs:cluster': cluster.clusterArn } };
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:ListTasks'], resources: ['*'], conditions: inCluster }));
+    const tasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${cluster.clusterName}/*` });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ecs:StopTask'], resources: [tasks], conditions: inCluster }));
+    Validations.of(fn.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResourceText(this, tasks)}]`,
+      reason: "The tasks of the recorders' cluster only (also required by the ecs:cluster condition); task ids exist only at run time.",
+    });
   }
 }

@@ -100,6 +100,8 @@ function runRecorderState(r: WorkflowResources, placement: Placement, retry: Rec
       ...placement,
       Cluster: r.clusterArn,
       TaskDefinition: r.taskDefinitionArn,
+      // The recording id (28 characters; ECS allows 36) finds the task again: MarkErrored stops a lost recorder's task.
+      'StartedBy.$': '$.recordingId',
       NetworkConfiguration: {
         AwsvpcConfiguration: {
           Subnets: r.subnetIds,

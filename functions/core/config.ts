@@ -10,6 +10,9 @@ export const ENV = {
   dynamodbEndpoint: 'AWS_ENDPOINT_URL_DYNAMODB',
   s3Endpoint: 'AWS_ENDPOINT_URL_S3',
   sfnEndpoint: 'AWS_ENDPOINT_URL_SFN',
+  ecsEndpoint: 'AWS_ENDPOINT_URL_ECS',
+  /** The recorders' ECS cluster: MarkErrored stops a lost recorder's task in it (unset locally: no ECS). */
+  clusterArn: 'CLUSTER_ARN',
   /** "true" for S3 emulators that only understand path-style URLs. */
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
   /** Days S3 keeps media before its lifecycle rule deletes it; download URLs never outlive it. */

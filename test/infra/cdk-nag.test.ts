@@ -115,6 +115,8 @@ const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = new Set([
   'logs:DescribeResourcePolicies',
   'logs:DescribeLogGroups',
   'dynamodb:ListStreams',
+  // ListTasks lists by cluster; the ecs:cluster condition limits it (asserted below).
+  'ecs:ListTasks',
   'cloudwatch:PutMetricData',
 ]);
 
@@ -131,6 +133,9 @@ describe('IAM', () => {
       for (const action of [statement.Action].flat()) {
         expect(ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS.has(action), `${action} on "*"`).toBe(true);
       }
+    }
+    for (const statement of wildcard.filter((s) => [s.Action].flat().includes('ecs:ListTasks'))) {
+      expect(statement.Condition).toEqual({ ArnEquals: { 'ecs:cluster': expect.anything() } });
     }
     // PutMetricData on "*" is only allowed within our namespace.
     for (const statement of wildcard.filter((s) => [s.Action].flat().includes('cloudwatch:PutMetricData'))) {

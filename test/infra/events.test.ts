@@ -126,7 +126,9 @@ describe('events and webhooks in the template', () => {
     const role = JSON.stringify((fns[fnId!] as { Properties: { Role: unknown } }).Properties.Role);
     const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p).includes(JSON.parse(role)['Fn::GetAtt'][0]));
     const actions = policies.flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: { Action: string | string[] }[] } } }).Properties.PolicyDocument.Statement.flatMap((st) => st.Action));
-    expect(new Set(actions)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'states:StartExecution', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    expect(new Set(actions)).toEqual(new Set(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'states:StartExecution', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords',
+      // Its own log group (lib/house-function.ts).
+      'logs:CreateLogStream', 'logs:PutLogEvents']));
     // Credential reads only under the credential partitions (tenant lookup).
     expect(JSON.stringify(policies)).toContain('dynamodb:LeadingKeys');
   });
