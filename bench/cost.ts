@@ -126,22 +126,27 @@ export function formatCostTable(result: ReturnType<typeof costTable>): string {
   return lines.join('\n');
 }
 
-/** The 720p30 figures of our pipeline from a bench result file. */
-export function inputFromBench(file: string, retentionDays = 7): CostInput & { measuredAt: string } {
-  const result = JSON.parse(readFileSync(file, 'utf8')) as {
-    generatedAt: string;
-    scenarios: { pipeline: string; resolution: number | string; cpuCores: number; peakPssMiB: number }[];
-  };
-  const ours = result.scenarios.filter((s) => s.pipeline === 'ours' && String(s.resolution) === '720');
-  if (ours.length === 0) throw new Error(`${file} has no 720p scenario of our pipeline; run npm run bench first`);
+type BenchScenario = { pipeline: string; resolution: number | string; cpuCores: number; peakPssMiB: number };
+
+/** The 720p30 figures of our pipeline from the bench's scenarios, or undefined when it did not record 720p. */
+export function inputFromScenarios(scenarios: readonly BenchScenario[], retentionDays = 7): CostInput | undefined {
+  const ours = scenarios.filter((s) => s.pipeline === 'ours' && String(s.resolution) === '720');
+  if (ours.length === 0) return undefined;
   return {
-    measuredAt: result.generatedAt,
     cpuCores: Math.max(...ours.map((s) => s.cpuCores)),
     peakPssMiB: Math.max(...ours.map((s) => s.peakPssMiB)),
     // recorder-image/src/config.ts VIDEO_MAX_BITRATE_KBPS (3000) + AAC 128k: an upper bound (CRF 23 is usually below).
     mediaKbps: 3000 + 128,
     retentionDays,
   };
+}
+
+/** The 720p30 figures of our pipeline from a bench result file. */
+export function inputFromBench(file: string, retentionDays = 7): CostInput & { measuredAt: string } {
+  const result = JSON.parse(readFileSync(file, 'utf8')) as { generatedAt: string; scenarios: BenchScenario[] };
+  const input = inputFromScenarios(result.scenarios ?? [], retentionDays);
+  if (!input) throw new Error(`${file} has no 720p scenario of our pipeline; run npm run bench first`);
+  return { ...input, measuredAt: result.generatedAt };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

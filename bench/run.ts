@@ -28,6 +28,7 @@ import { analyseRecording, type QualityReport } from '../quality/analyse.ts';
 import { ensureSyncMedia } from '../quality/sync-media.ts';
 import { startSyncPageServer } from '../quality/sync-page.ts';
 import { LAMBDA_TARGETS, lambdaTable, measureLambdaBundles, type LambdaFigure } from './lambda-bundles.ts';
+import { costTable, formatCostTable, inputFromScenarios } from './cost.ts';
 import { REFERENCE_SETTINGS } from './reference-recorder.ts';
 
 const run = promisify(execFile);
@@ -192,6 +193,8 @@ async function main() {
     startupMs: 3000,
     stopToLastByteMs: 3000,
   };
+  // Cost per recording hour at 720p30, from the task size these figures need (bench/cost.ts).
+  const costInput = inputFromScenarios(rows);
   const report = {
     generatedAt: new Date().toISOString(),
     machine: { cores: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
@@ -199,6 +202,7 @@ async function main() {
     targets,
     scenarios: rows,
     ...(lambda && { lambda: { targets: LAMBDA_TARGETS, initRuns: lambdaRuns, functions: lambda } }),
+    ...(costInput && { cost: { targetPerHour: 0.05, input: costInput, ...costTable(costInput) } }),
   };
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
@@ -213,6 +217,11 @@ async function main() {
     console.log(`\nLambda functions on ${report.machine.cores} cores (${report.machine.cpuModel}): minified bundle (index.js, no source map) and cold init in a fresh Node ${process.version} process (require of the bundle, median of ${lambdaRuns}).\n`);
     console.log(lambdaTable(lambda).join('\n'));
     console.log(`\nTargets: <= ${LAMBDA_TARGETS.bundleKiB} KiB per function, <= ${LAMBDA_TARGETS.initMs} ms init.`);
+  }
+  if (costInput) {
+    console.log(`\nCost per recording hour at 720p30 (us-east-1 list prices), for the smallest Fargate size that holds the measured ${f(costInput.cpuCores, 3)} cores and ${costInput.peakPssMiB} MiB:\n`);
+    console.log(formatCostTable(costTable(costInput)));
+    console.log('\nTarget: under $0.05 per recording hour.');
   }
   console.log(`JSON: ${out}`);
 }
