@@ -5,7 +5,8 @@
  * recorder. On ECS, `ecsTaskId` names the task (the awslogs stream's name ends with it).
  *
  * Everything goes to stdout, warnings and errors too: ECS's awslogs driver ships stdout and stderr alike,
- * and local mode appends both to one file, where two pipes could reorder lines.
+ * and local mode appends both to one file, where two pipes could reorder lines. (The one exception is a
+ * recorder started without its environment, which says so on stderr: see main.ts.)
  */
 export type LogFields = Record<string, unknown>;
 

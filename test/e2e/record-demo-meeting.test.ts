@@ -103,11 +103,12 @@ describe('recording the demo meeting end to end', () => {
     expect(emf.at(-1)).toMatchObject({ final: true });
     const framesCaptured = emf.reduce((n, doc) => n + (doc.FramesCaptured as number), 0);
     expect(framesCaptured).toBeGreaterThan(0);
-    // ffmpeg's count of what it encoded, which is the file's frames give or take the few around the stop.
+    // ffmpeg's count of what it encoded: every frame of the file, plus the few it encoded past the stop
+    // instant before it ended, which the file leaves out (3 s of frames is a generous bound under load).
     expect(framesCaptured).toBeGreaterThan(media.video!.frames * 0.9);
-    expect(framesCaptured).toBeLessThan(media.video!.frames * 1.1);
-    // Pending segments go up every 3 s: with S3 up, what a crash would lose stays within a few seconds.
-    for (const doc of emf) expect(doc.UploadLagSeconds as number).toBeLessThan(10);
+    expect(framesCaptured).toBeLessThanOrEqual(media.video!.frames + 3 * 30);
+    // Pending segments go up every 3 s: with S3 up, what a crash would lose stays within seconds.
+    for (const doc of emf) expect(doc.UploadLagSeconds as number).toBeLessThan(15);
 
     console.log(JSON.stringify({ figure: 'e2e', postToRecordingMs, stopToUploadedMs, recordedSeconds, fileSeconds: media.durationSeconds }));
   });

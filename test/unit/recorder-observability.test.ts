@@ -2,12 +2,15 @@
  * The recorder's log lines and metrics: JSON lines with the key names the Lambda functions' Powertools
  * Logger writes (checked against Powertools itself), EMF documents that follow the embedded metric format
  * (checked member by member, and against the directive Powertools Metrics writes), the metrics' interval
- * arithmetic, and the uploader's lag.
+ * arithmetic, the uploader's lag, and the ECS task id lookup.
  */
+import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ecsTaskId } from '../../recorder-image/src/ecs-metadata.ts';
 import { createLogger } from '../../recorder-image/src/log.ts';
 import { MediaUploader } from '../../recorder-image/src/media-uploader.ts';
 import { emfDocument, METRICS_NAMESPACE, RecorderMetrics, type MetricSources } from '../../recorder-image/src/metrics.ts';
@@ -72,6 +75,25 @@ describe('recorder log lines', () => {
     expect(Number.isNaN(Date.parse(String(ours.timestamp)))).toBe(false);
     expect(String(ours.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(String(reference.timestamp)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('include the recorder process’s own failure to start (a missing environment variable), as JSON on stderr', async () => {
+    // Prepare
+    const main = fileURLToPath(new URL('../../recorder-image/src/main.ts', import.meta.url));
+
+    // Act
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--disable-warning=ExperimentalWarning', main], { env: { PATH: process.env.PATH }, timeout: 30_000 }, (_err, stdout, stderr) =>
+        resolve({ code: child.exitCode, stdout, stderr }),
+      );
+    });
+
+    // Assess
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'ERROR', service: 'recorder', message: expect.stringContaining('RECORDING_ID') });
   });
 
   it('keep the reserved keys and never throw on fields JSON cannot hold', () => {
@@ -246,5 +268,22 @@ describe('upload lag', () => {
     expect(afterSegment).toEqual({ bytes: 0, seconds: 0 });
     expect(partial.bytes).toBe(50);
     await uploader.abort();
+  });
+});
+
+describe('ECS task id', () => {
+  it('comes from the task metadata endpoint’s TaskARN, and is undefined without the endpoint or on a bad answer', async () => {
+    // Prepare
+    const env = { ECS_CONTAINER_METADATA_URI_V4: 'http://169.254.170.2/v4/abc-123' };
+    const answer = (body: unknown, status = 200) => vi.fn(async () => new Response(JSON.stringify(body), { status }));
+    const good = answer({ TaskARN: 'arn:aws:ecs:eu-west-1:111122223333:task/recorders/0123456789abcdef0123456789abcdef' });
+
+    // Act / Assess
+    expect(await ecsTaskId(env, { fetch: good })).toBe('0123456789abcdef0123456789abcdef');
+    expect(good).toHaveBeenCalledWith('http://169.254.170.2/v4/abc-123/task', expect.anything());
+    expect(await ecsTaskId({}, { fetch: good })).toBeUndefined();
+    expect(await ecsTaskId(env, { fetch: answer({}, 500) })).toBeUndefined();
+    expect(await ecsTaskId(env, { fetch: answer({ Cluster: 'x' }) })).toBeUndefined();
+    expect(await ecsTaskId(env, { fetch: vi.fn(async () => { throw new Error('timeout'); }) })).toBeUndefined();
   });
 });
