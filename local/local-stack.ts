@@ -10,13 +10,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDocumentClient } from '#core/aws-clients.ts';
+import { createDocumentClient } from '#core/clients/dynamodb.ts';
 import { ENV } from '#core/config.ts';
 import { parseAllowedHosts } from '#core/url-policy.ts';
 import { RecordingRepository } from '#core/recording-repository.ts';
 import { TERMINAL_STATUSES, type Recording } from '#core/recording.ts';
 import { failRecording } from '#core/workflow-outcome.ts';
-import { credentialStore, meetingEventDeps, resetRuntime, salvageDeps, useWebhookDelivery, webhookDeliverer } from '#core/runtime.ts';
+import { credentialStore, resetRuntime } from '#core/runtime.ts';
+import { meetingEventDeps } from '#core/runtime-workflow.ts';
+import { salvageDeps } from '#core/runtime-media.ts';
+import { useWebhookDelivery, webhookDeliverer } from '#core/runtime-webhooks.ts';
 import { handleMeetingEvent, meetingTriggerPattern } from '#core/meeting-events.ts';
 import { OutboxPublisher } from '#core/outbox.ts';
 import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern, type RecordingStatusChangedDetail } from '#core/recording-events.ts';
@@ -24,13 +27,13 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '#core/webhooks/retry-pol
 import type { WebhookClock } from '#core/webhooks/webhook-deliverer.ts';
 import { LocalDeliveryQueue, LocalEventBus, OutboxLoop, recoverPendingDeliveries } from './local-events.ts';
 import { describeMissing, missingPrerequisites } from '#recorder/preflight.ts';
-import { recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
+import { RECORDER_LAUNCH_STATES, recordingWorkflowDefinition, STATE } from '../workflow/recording-workflow.ts';
 import { WORKFLOW_TASKS } from '../functions/routes.ts';
 import { DEMO_PAGE_HTML } from './demo-page.ts';
 import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, type Emulators } from './emulators.ts';
-import { answerClientError, LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
+import { answerClientError, lambdaContext, LocalHttpApi, MAX_BODY_BYTES } from './http-api.ts';
 import { localRecorderTasks, type LocalRecorderTasks } from './local-recorder-task.ts';
-import { LocalStepFunctions, type LocalTaskHandler } from './local-step-functions.ts';
+import { LocalStepFunctions, type CallbackLauncher, type LocalTaskHandler } from './local-step-functions.ts';
 import { ensureLocalApiKey, LOCAL_TENANT_ID, removeLocalEndpoints, writeLocalEndpoints } from './local-credentials.ts';
 
 export interface LocalStackOptions {
@@ -48,6 +51,19 @@ export interface LocalStackOptions {
   allowedHosts?: readonly string[];
   /** Shortens the workflow's HeartbeatSeconds (for tests of lost recorders). */
   heartbeatSecondsOverride?: number;
+  /**
+   * Most recordings live at once (MAX_CONCURRENT_RECORDINGS); a start beyond it gets 429
+   * concurrency_limit_reached. A recorder (Chromium, ffmpeg) at 720p30 keeps about half a core busy
+   * (bench/results/latest.json), so 4 fill a 2-core machine; more would drop frames.
+   * @default 4
+   */
+  maxConcurrentRecordings?: number;
+  /**
+   * Replaces the local RunTask (a recorder process per recording), for tests of the API and the workflow that
+   * need no real recorder. The launcher gets the RunTask parameters and the task token to answer.
+   * @default - a recorder process per recording (local-recorder-task.ts)
+   */
+  runTask?: CallbackLauncher;
   /** The `source` of status events on the bus. @default 'meeting-recorder' */
   eventSource?: string;
   /** How often the outbox is polled (the emulator has no streams). @default 250 */
@@ -90,6 +106,8 @@ const HOST = '127.0.0.1';
 export const LOCAL_TABLE = 'meeting-recorder-local';
 export const LOCAL_BUCKET = 'meeting-recorder-local';
 const LOCAL_ACCOUNT = '000000000000';
+/** Local mode's MAX_CONCURRENT_RECORDINGS unless told otherwise (LocalStackOptions.maxConcurrentRecordings). */
+export const LOCAL_MAX_CONCURRENT_RECORDINGS = 4;
 
 export class MissingPrerequisitesError extends Error {}
 
@@ -122,6 +140,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   Object.assign(process.env, awsEnv);
   // No authentication cache locally: a key revoked with the api-keys CLI stops working at once.
   process.env[ENV.authCacheSeconds] = '0';
+  process.env[ENV.maxConcurrentRecordings] = String(opts.maxConcurrentRecordings ?? LOCAL_MAX_CONCURRENT_RECORDINGS);
   // Handlers hosted earlier in this process (a previous stack) built clients for old endpoints.
   resetRuntime();
   // Webhook attempts go to an in-process queue instead of SQS (same deliverer, same retry code).
@@ -142,7 +161,7 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
   const lambda = async (name: string): Promise<LocalTaskHandler> => {
     const { handler } = await import(`../functions/tasks/${name}.ts`);
     // lambda:invoke's result shape; the definition discards it (ResultPath null).
-    return async (input: { Payload: unknown }) => ({ StatusCode: 200, Payload: await handler(input.Payload) });
+    return async (input: { Payload: unknown }) => ({ StatusCode: 200, Payload: await handler(input.Payload, lambdaContext(name)) });
   };
   const stepFunctions = new LocalStepFunctions({
     definition: recordingWorkflowDefinition({
@@ -159,7 +178,8 @@ export async function startLocalStack(opts: LocalStackOptions): Promise<LocalSta
       [STATE.markUploaded]: await lambda(WORKFLOW_TASKS.markUploaded),
       [STATE.markErrored]: await lambda(WORKFLOW_TASKS.markErrored),
     },
-    callbacks: { [STATE.runRecorder]: recorders.launch },
+    // Every state that launches the recorder (RunRecorderOnDemand exists only in the Spot definition, not used locally).
+    callbacks: Object.fromEntries(RECORDER_LAUNCH_STATES.map((state) => [state, opts.runTask ?? recorders.launch])),
     heartbeatSecondsOverride: opts.heartbeatSecondsOverride,
     log,
   });

@@ -2,7 +2,8 @@
 import { join, resolve } from 'node:path';
 import { parseFlagsOrExit } from './cli-args.ts';
 import { API_KEY_FILE } from './local-credentials.ts';
-import { MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
+import { LOCAL_MAX_CONCURRENT_RECORDINGS, MissingPrerequisitesError, startLocalStack } from './local-stack.ts';
+import { ENV, intEnv } from '#core/config.ts';
 
 const USAGE = `Usage: npm start -- [--port 8080] [--data-dir .local/data]`;
 
@@ -14,7 +15,15 @@ async function main() {
   try {
     // ALLOWED_HOSTS opens more hosts to the SSRF policy than the demo page's (e.g. a meeting app on your LAN).
     const allowedHosts = (process.env.ALLOWED_HOSTS ?? '').split(',');
-    stack = await startLocalStack({ dataDir, port, allowedHosts, log: (message, fields) => console.log(JSON.stringify({ message, ...fields })) });
+    // MAX_CONCURRENT_RECORDINGS: most recordings live at once (4 unless set).
+    const maxConcurrentRecordings = intEnv(ENV.maxConcurrentRecordings, LOCAL_MAX_CONCURRENT_RECORDINGS);
+    stack = await startLocalStack({
+      dataDir,
+      port,
+      allowedHosts,
+      maxConcurrentRecordings,
+      log: (message, fields) => console.log(JSON.stringify({ message, ...fields })),
+    });
   } catch (err) {
     if (err instanceof MissingPrerequisitesError) {
       console.error(err.message);
