@@ -13,7 +13,7 @@ import { DEFAULT_MAX_CONCURRENT_RECORDINGS, ENV } from '../functions/core/config
 import type { Events } from './events.ts';
 import { HouseFunction } from './house-function.ts';
 import { grantRecordingMedia } from './recorder.ts';
-import { grantCredentialReads, grantTableAccess } from './table-access.ts';
+import { grantCredentialReads } from './table-access.ts';
 import type { ItemAction, TableAccess } from './table-access.ts';
 
 /**
@@ -200,8 +200,7 @@ export class RecordingApi extends Construct {
         description: `${route.method} ${route.path}`,
         logRetention,
       });
-      fn.bindTable(props.table);
-      grantTableAccess(fn, props.table, access.table);
+      fn.bindTable(props.table, access.table);
       grantCredentialReads(fn, props.table);
       fn.bindBucket(props.bucket);
       if (access.recordings || access.listRecordings) {

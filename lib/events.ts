@@ -14,7 +14,7 @@ import { DEFAULT_EVENT_SOURCE, webhookFanOutPattern } from '../functions/core/re
 import { MEETING_ENDED_DETAIL_TYPE, MEETING_STARTED_DETAIL_TYPE } from '../functions/core/meeting-events.ts';
 import { TABLE_INDEXES } from '../functions/core/table-schema.ts';
 import { HouseFunction } from './house-function.ts';
-import { grantCredentialReads, grantTableAccess } from './table-access.ts';
+import { grantCredentialReads } from './table-access.ts';
 
 export interface EventsProps {
   /** The recordings table; it must have a stream with new images (Storage creates it so). */
@@ -108,8 +108,7 @@ export class Events extends Construct {
       logRetention: props.logRetention,
     });
     // Reads a recording's outbox and clears what it published (conditional UpdateItem); the sweep queries the index.
-    this.publisherFunction.bindTable(props.table);
-    grantTableAccess(this.publisherFunction, props.table, {
+    this.publisherFunction.bindTable(props.table, {
       items: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       partitions: ['recording'],
       query: ['pendingEvents'],
@@ -166,8 +165,7 @@ export class Events extends Construct {
       logRetention: props.logRetention,
     });
     // Subscriptions and their delivery items (same partition); a tenant's subscriptions come from the byTenant index.
-    this.deliveryFunction.bindTable(props.table);
-    grantTableAccess(this.deliveryFunction, props.table, {
+    this.deliveryFunction.bindTable(props.table, {
       items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       partitions: ['webhook'],
       query: ['byTenant'],
@@ -229,8 +227,7 @@ export class Events extends Construct {
     });
     // The meeting lock (conditional PutItem / DeleteItem), the recording (PutItem, GetItem), stop (UpdateItem),
     // the live-recording set of the concurrency limit (UpdateItem, GetItem, PutItem on first use).
-    fn.bindTable(props.table);
-    grantTableAccess(fn, props.table, {
+    fn.bindTable(props.table, {
       items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       partitions: ['recording', 'meetingLock', 'liveRecordings'],
     });

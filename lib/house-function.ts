@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../functions/core/config.ts';
 import { powertoolsEnvironment } from '../functions/core/observability-config.ts';
 import { DEPS_LOCK_FILE, PROJECT_ROOT, projectPath } from './project-paths.ts';
+import { grantTableAccess, type TableAccess } from './table-access.ts';
 
 /** Relative to the project root, where bundling runs (esbuild resolves alias targets from there). */
 const SEMVER_SHIM = 'functions/shims/semver.ts';
@@ -29,15 +30,6 @@ export interface HouseFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 
    */
   readonly logRemovalPolicy?: RemovalPolicy;
 }
-
-/** DynamoDB item actions a function may be granted; named so a typo fails type checking, not at run time. */
-export type TableAction =
-  | 'dynamodb:GetItem'
-  | 'dynamodb:PutItem'
-  | 'dynamodb:UpdateItem'
-  | 'dynamodb:DeleteItem'
-  | 'dynamodb:Query'
-  | 'dynamodb:ConditionCheckItem';
 
 /**
  * The house Lambda function: Node 22 on arm64, X-Ray tracing, explicit memory and timeout, a minified CommonJS
@@ -115,21 +107,17 @@ export class HouseFunction extends NodejsFunction {
     this.entry = entry;
   }
 
-  /** Grants `actions` on the table (and its indexes) and sets TABLE_NAME. With no actions it only sets the env var. */
-  bindTable(table: dynamodb.ITable, actions: readonly TableAction[] = []): this {
-    if (actions.length > 0) table.grant(this, ...actions);
+  /** Grants `access` (item kinds and indexes, lib/table-access.ts) and sets TABLE_NAME. With no access it only sets the env var. */
+  bindTable(table: dynamodb.ITable, access: TableAccess = {}): this {
+    grantTableAccess(this, table, access);
     this.addEnvironment(ENV.tableName, table.tableName);
     return this;
   }
 
   /**
-   * Grants `actions` on the objects matching `keyPattern` (e.g. `recordings/*`) and sets BUCKET_NAME.
-   * With no actions it only sets the env var.
+   * Sets BUCKET_NAME. Object access is granted by prefix with grantRecordingMedia (lib/recorder.ts).
    */
-  bindBucket(bucket: s3.IBucket, actions: readonly string[] = [], keyPattern = '*'): this {
-    if (actions.length > 0) {
-      iam.Grant.addToPrincipal({ grantee: this, actions: [...actions], resourceArns: [bucket.arnForObjects(keyPattern)] });
-    }
+  bindBucket(bucket: s3.IBucket): this {
     this.addEnvironment(ENV.bucketName, bucket.bucketName);
     return this;
   }

@@ -123,8 +123,7 @@ export class Workflow extends Construct {
     // Transitions are conditional PutItems (see RecordingRepository.transition).
     // DeleteItem: a recording that ends releases its meeting lock.
     for (const fn of [this.markUploadedFunction, this.markErroredFunction]) {
-      fn.bindTable(props.table);
-      grantTableAccess(fn, props.table, {
+      fn.bindTable(props.table, {
         items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         partitions: ['recording', 'meetingLock'],
       });
