@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FARGATE_CPU_UNITS, fargateMemoryOptionsMiB } from '../lib/fargate-sizes.ts';
 
 /** us-east-1 list prices, Linux, checked 2026-11. Spot varies by hour and AZ; 70% off on-demand is its usual level. */
 export const PRICES = {
@@ -25,15 +26,6 @@ export const PRICES = {
   lambda: { arm64GbSecond: 0.0000133334, perMillionRequests: 0.2 },
   cloudwatchLogs: { ingestGb: 0.5 },
 } as const;
-
-/** Fargate sizes (vCPU, allowed GiB) from small to large. */
-const FARGATE_SIZES: readonly { vcpu: number; memoryGiB: readonly number[] }[] = [
-  { vcpu: 0.25, memoryGiB: [0.5, 1, 2] },
-  { vcpu: 0.5, memoryGiB: [1, 2, 3, 4] },
-  { vcpu: 1, memoryGiB: [2, 3, 4, 5, 6, 7, 8] },
-  { vcpu: 2, memoryGiB: [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16] },
-  { vcpu: 4, memoryGiB: [8, 12, 16, 20, 24, 28, 30] },
-];
 
 /** What one recording hour costs besides the task, from the recorder's and the service's own settings. */
 export const PER_HOUR_USAGE = {
@@ -74,10 +66,11 @@ export interface CostRow {
 
 /** Smallest size with CPU at most 75% used on average and memory at least 1.5 times the peak PSS. */
 export function pickTaskSize(input: CostInput): { vcpu: number; memoryGiB: number } {
-  for (const size of FARGATE_SIZES) {
-    if (input.cpuCores > size.vcpu * 0.75) continue;
-    const memoryGiB = size.memoryGiB.find((gib) => gib * 1024 >= input.peakPssMiB * 1.5);
-    if (memoryGiB !== undefined) return { vcpu: size.vcpu, memoryGiB };
+  for (const cpu of FARGATE_CPU_UNITS) {
+    const vcpu = cpu / 1024;
+    if (input.cpuCores > vcpu * 0.75) continue;
+    const memoryMiB = fargateMemoryOptionsMiB(cpu).find((mib) => mib >= input.peakPssMiB * 1.5);
+    if (memoryMiB !== undefined) return { vcpu, memoryGiB: memoryMiB / 1024 };
   }
   throw new Error(`no Fargate size holds ${input.cpuCores} cores and ${input.peakPssMiB} MiB`);
 }

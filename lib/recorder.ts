@@ -11,6 +11,7 @@ import { ENV } from '../functions/core/config.ts';
 import { RECORDINGS_PREFIX } from '../functions/core/recording-files.ts';
 import { RECORDER_CONTAINER_NAME } from '../workflow/recording-workflow.ts';
 import { PROJECT_ROOT } from './project-paths.ts';
+import { FARGATE_CPU_UNITS, FARGATE_MEMORY_MIB, isFargateSize } from './fargate-sizes.ts';
 import { grantTableAccess, nagResourceText } from './table-access.ts';
 
 export interface RecorderProps {
@@ -64,20 +65,6 @@ const VIDEO_ENVIRONMENT = { VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS:
 // The Dockerfile copies only package*.json, functions/, workflow/, recorder-image/ and scripts/; the rest stays out of the
 // context so that changes to it do not change the image hash.
 const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.local', '.git', '.ci', 'test', 'bench', 'lib', 'bin', 'local', 'dist', '*.md'];
-
-/**
- * Valid Fargate memory sizes (MiB) per CPU size: `[min, max, step]`. Checked at synth time so a bad
- * combination fails before deploy rather than at the first RunTask.
- */
-const FARGATE_MEMORY_MIB: Record<number, readonly [number, number, number]> = {
-  256: [512, 2048, 512], // 512, 1024 or 2048 (1536 is rejected below)
-  512: [1024, 4096, 1024],
-  1024: [2048, 8192, 1024],
-  2048: [4096, 16384, 1024],
-  4096: [8192, 30720, 1024],
-  8192: [16384, 61440, 4096],
-  16384: [32768, 122880, 8192],
-};
 
 const ARCHITECTURE_PLATFORMS: Record<string, Platform> = {
   ARM64: Platform.LINUX_ARM64,
@@ -207,12 +194,10 @@ function validateFargateSize(cpu: number, memoryMiB: number): void {
   if (Token.isUnresolved(cpu) || Token.isUnresolved(memoryMiB)) return;
   const sizes = FARGATE_MEMORY_MIB[cpu];
   if (!sizes) {
-    throw new Error(`recorderCpu must be one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}, got ${cpu}`);
+    throw new Error(`recorderCpu must be one of ${FARGATE_CPU_UNITS.join(', ')}, got ${cpu}`);
   }
   const [min, max, step] = sizes;
-  const valid =
-    Number.isInteger(memoryMiB) && memoryMiB >= min && memoryMiB <= max && memoryMiB % step === 0 && memoryMiB !== 1536;
-  if (!valid) {
+  if (!isFargateSize(cpu, memoryMiB)) {
     throw new Error(`recorderMemoryMiB for ${cpu} CPU units must be in [${min}, ${max}] in steps of ${step}, got ${memoryMiB}`);
   }
 }

@@ -8,7 +8,8 @@ describe('cost per recording hour (bench/cost.ts)', () => {
     expect(pickTaskSize(input)).toEqual({ vcpu: 1, memoryGiB: 2 });
     expect(pickTaskSize({ ...input, cpuCores: 0.3, peakPssMiB: 600 })).toEqual({ vcpu: 0.5, memoryGiB: 1 });
     expect(pickTaskSize({ ...input, cpuCores: 1.019, peakPssMiB: 1039 })).toEqual({ vcpu: 2, memoryGiB: 4 });
-    expect(() => pickTaskSize({ ...input, cpuCores: 5 })).toThrow(/no Fargate size/);
+    // Past the largest size (16 vCPU at most 75 % busy).
+    expect(() => pickTaskSize({ ...input, cpuCores: 13 })).toThrow(/no Fargate size/);
   });
 
   it('prices the task per architecture and Spot from the list prices', () => {
