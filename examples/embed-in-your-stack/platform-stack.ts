@@ -15,6 +15,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { RecordingService } from '../../lib/recording-service.ts';
+import { nagResourceText } from '../../lib/table-access.ts';
 
 export class MeetingsPlatformStack extends Stack {
   public readonly recordings: RecordingService;
@@ -31,7 +32,7 @@ export class MeetingsPlatformStack extends Stack {
       subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
       flowLogs: { All: { destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'PlatformFlowLogs', { retention: logs.RetentionDays.THREE_MONTHS })) } },
     });
-    const pager = new sns.Topic(this, 'Pager', { enforceSSL: true, masterKey: undefined });
+    const pager = new sns.Topic(this, 'Pager', { enforceSSL: true });
     Validations.of(pager).acknowledge({ id: 'AwsSolutions-SNS2', reason: 'Example: the platform pages with alarm names only, no data in the messages.' });
 
     this.recordings = new RecordingService(this, 'Recordings', {
@@ -67,7 +68,7 @@ export class MeetingsPlatformStack extends Stack {
     const archiver = new iam.Role(this, 'Archiver', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     this.recordings.bucket.grantRead(archiver, 'recordings/*');
     Validations.of(archiver).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${this.resolve((this.recordings.bucket.node.defaultChild as import('aws-cdk-lib').CfnElement).logicalId)}.Arn>/recordings/*]`,
+      id: `AwsSolutions-IAM5[Resource::${nagResourceText(this, this.recordings.bucket.arnForObjects('recordings/*'))}]`,
       reason: 'Example: the archiver reads every finished recording, whose keys exist only at run time.',
     });
     Validations.of(archiver).acknowledge({
