@@ -12,6 +12,7 @@ import type { RecorderErrorCode } from '#core/recorder-errors.ts';
 import type { Resolver, UrlPolicy } from '#core/url-policy.ts';
 import { EGRESS_HEADER, EgressProxy, type EgressFailure } from './egress-proxy.ts';
 import type { Logger } from './log.ts';
+import type { FrameClock } from './ffmpeg-capture.ts';
 
 export interface BrowserSource {
   open(url: string): Promise<void>;
@@ -109,6 +110,32 @@ export function classifyNavigationError(message: string): RecorderErrorCode {
   return 'page_unreachable';
 }
 
+/** requestAnimationFrame callbacks sampled for the frame clock (~0.2 s at 60 Hz). */
+const FRAME_CLOCK_TICKS = 13;
+
+/**
+ * The frame clock from requestAnimationFrame timestamps (ms on the page's clock, whose zero is `timeOrigin` ms
+ * since the epoch; Chromium coarsens them to 0.1 ms): a least-squares line through the ticks gives the interval
+ * and the time of the last tick. Undefined unless the ticks are steady: every interval within 20 % of the
+ * fitted one, which must be 5–50 ms (a page that skipped frames while loading gives no clock).
+ */
+export function frameClockFromTicks(timeOrigin: number, ticks: number[]): FrameClock | undefined {
+  const n = ticks.length;
+  if (n < 4) return undefined;
+  const meanI = (n - 1) / 2;
+  const meanT = ticks.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ticks.forEach((t, i) => {
+    num += (i - meanI) * (t - meanT);
+    den += (i - meanI) ** 2;
+  });
+  const intervalMs = num / den;
+  if (!(intervalMs >= 5 && intervalMs <= 50)) return undefined;
+  if (ticks.slice(1).some((t, i) => Math.abs(t - ticks[i]! - intervalMs) > intervalMs * 0.2)) return undefined;
+  return { tickWallMs: timeOrigin + meanT + intervalMs * (n - 1 - meanI), intervalMs };
+}
+
 export class ChromiumBrowserSource implements BrowserSource {
   private readonly options: ChromiumOptions;
   private proxy?: EgressProxy;
@@ -137,7 +164,29 @@ export class ChromiumBrowserSource implements BrowserSource {
     await this.show(url);
   }
 
-  private async launch(): Promise<void> {
+  /**
+   * The browser's frame clock (see FrameClock), read from requestAnimationFrame timestamps in the page the
+   * browser opened with (the ticks belong to the window, not to a page: the meeting page keeps them).
+   * Undefined if the page gives no steady ticks within `timeoutMs`.
+   */
+  async frameClock(timeoutMs = 1500): Promise<FrameClock | undefined> {
+    const page = this.context?.pages()[0];
+    if (!page) return undefined;
+    const script = `new Promise((resolve) => {
+      const ticks = [];
+      const onFrame = (ts) => { ticks.push(ts); if (ticks.length < ${FRAME_CLOCK_TICKS}) requestAnimationFrame(onFrame); else resolve({ origin: performance.timeOrigin, ticks }); };
+      requestAnimationFrame(onFrame);
+    })`;
+    let timer: NodeJS.Timeout | undefined;
+    const sample = await Promise.race([
+      page.evaluate(script).catch(() => undefined) as Promise<{ origin: number; ticks: number[] } | undefined>,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return sample && frameClockFromTicks(sample.origin, sample.ticks);
+  }
+
+  async launch(): Promise<void> {
     const o = this.options;
     this.proxy ??= await EgressProxy.start({ policy: o.urlPolicy, resolver: o.resolver, log: o.log });
     let context: BrowserContext;
@@ -165,7 +214,7 @@ export class ChromiumBrowserSource implements BrowserSource {
   }
 
   /** Loads `url` in a fresh page of the current browser; an error page is never left on screen. */
-  private async show(url: string): Promise<void> {
+  async show(url: string): Promise<void> {
     const o = this.options;
     const protocol = URL.canParse(url) ? new URL(url).protocol : 'an unparsable URL';
     if (protocol !== 'http:' && protocol !== 'https:') throw new RecorderError('url_not_allowed', `The meeting URL must be http(s), not ${protocol}.`);

@@ -24,6 +24,8 @@ export interface RecorderConfig {
   /** x264 preset; veryfast keeps one 720p30 recording well under one core. */
   x264Preset: string;
   videoMaxBitrateKbps: number;
+  /** Where after the browser's tick the display is grabbed (ms); unset: by resolution (see defaultGrabPhaseMs). */
+  grabPhaseMs?: number;
   /** A meeting page that does not answer for this long counts as hung and is reloaded. */
   pageHangTimeoutMs: number;
   /** Most encoded bytes kept in memory while S3 is unreachable. */
@@ -52,10 +54,20 @@ export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): Record
     workRoot: env.RECORDER_WORK_DIR || tmpdir(),
     x264Preset: env.X264_PRESET || 'veryfast',
     videoMaxBitrateKbps: intEnv('VIDEO_MAX_BITRATE_KBPS', 3000, env),
+    grabPhaseMs: optionalMsEnv('GRAB_PHASE_MS', env),
     pageHangTimeoutMs: intEnv('PAGE_HANG_TIMEOUT_MS', 10_000, env),
     metricsIntervalMs: intEnv('METRICS_INTERVAL_MS', 60_000, env),
     hostResolverRules: env.CHROMIUM_HOST_RESOLVER_RULES || undefined,
     urlPolicy: urlPolicyFromEnv(env),
     uploadBufferMaxBytes: intEnv('UPLOAD_BUFFER_MAX_BYTES', 256 * 1024 * 1024, env),
   };
+}
+
+/** An optional duration in ms (fractions allowed); a value that is not a number from 0 to 1000 is refused. */
+function optionalMsEnv(name: string, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1000) throw new Error(`${name} must be a number of milliseconds from 0 to 1000, not '${raw}'.`);
+  return value;
 }

@@ -24,6 +24,13 @@ export interface CaptureOptions {
   x264Preset: string;
   videoMaxBitrateKbps: number;
   /**
+   * The browser's frame clock (see FrameClock). With it, the display is grabbed in step with the browser's
+   * frames (see phaseLockedGrab); without it, at the frame rate, whenever ffmpeg's own timer says.
+   */
+  frameClock?: FrameClock;
+  /** Where in the browser's tick the kept grab falls (ms after the tick); see defaultGrabPhaseMs. */
+  grabPhaseMs?: number;
+  /**
    * Start of the output timeline, in whole seconds since the epoch (at or before the capture starts).
    * Both inputs carry wall-clock timestamps; subtracting one shared base keeps them on one timeline.
    */
@@ -36,8 +43,12 @@ export interface CaptureOptions {
   startAtSeconds: number;
 }
 
-/** Time allowed for both inputs to open and ffmpeg to start reading them (~2 s on 2 cores, see above). */
-export const INPUT_OPEN_ALLOWANCE_MS = 2100;
+/**
+ * Time allowed for both inputs to open and ffmpeg to start reading them: 0.85–0.9 s on 2 cores with the
+ * browser already running and the page loading (`inputsOpenAfterMs` in the recorder's log; it was ~2 s when
+ * the browser launched at the same time).
+ */
+export const INPUT_OPEN_ALLOWANCE_MS = 1200;
 
 /**
  * The AAC encoder's priming (1024 samples at 48 kHz). The muxer shifts both tracks so that the first sound
@@ -45,6 +56,59 @@ export const INPUT_OPEN_ALLOWANCE_MS = 2100;
  * wall-clock start of the file.
  */
 export const AAC_PRIMING_MS = (1024 / 48_000) * 1000;
+
+/**
+ * The browser's frame clock: Chromium draws on a steady tick (60 Hz on Xvfb), and a picture drawn on a tick
+ * reaches the display some milliseconds later. Measured in the page (requestAnimationFrame timestamps are the
+ * ticks), on the wall clock that ffmpeg stamps grabs with.
+ */
+export interface FrameClock {
+  /** Wall-clock time (ms since the epoch, fractional) of one tick. */
+  tickWallMs: number;
+  /** Time between ticks (ms). */
+  intervalMs: number;
+}
+
+/** Grabs the encoder's input queue holds (see ffmpegArgs). */
+const GRAB_QUEUE = 64;
+
+/** Grabs per output frame when grabbing in step with the browser (see phaseLockedGrab). */
+export const GRABS_PER_FRAME = 3;
+
+/**
+ * Where after a tick a grab sees that tick's picture and not yet the next one's, in ms, measured on 2 cores
+ * with the sync page (quality/): a picture reaches the Xvfb screen 12–17 ms after its tick at 720p and 14–20 ms
+ * at 1080p (drawing a larger picture takes longer), so grabs from 1 ms (720p) or 3.5 ms (1080p) after a tick
+ * for one grab interval (11 ms at 30 fps) always see a finished picture. In between, by pixel count.
+ * GRAB_PHASE_MS overrides it (RecorderConfig.grabPhaseMs).
+ */
+export function defaultGrabPhaseMs(width: number, height: number): number {
+  const at720 = 1280 * 720;
+  const at1080 = 1920 * 1080;
+  const share = Math.min(1.5, Math.max(0, (width * height - at720) / (at1080 - at720)));
+  return 1 + 2.5 * share;
+}
+
+/**
+ * Grabbing in step with the browser. x11grab grabs on ffmpeg's own timer, whose phase against the browser's
+ * ticks is set by when ffmpeg happens to start: a grab that falls where the picture of a tick is being put on
+ * the screen sees the old or the new picture by a few ms of jitter, and the file gets a repeated frame next to
+ * a skipped one. That was the source of the repeated frames at 720p (7 % in some runs, none in others; the
+ * browser drew every frame, and the encoder gets exactly the grabs). So the display is grabbed
+ * GRABS_PER_FRAME times per output frame, and only the first grab in each output slot is kept: the slots are
+ * one frame long and start grabPhaseMs after a tick, so the kept grab always falls where the picture is
+ * settled, whatever ffmpeg's timer does. A catch-up burst of grabs also gives one frame per slot.
+ * Undefined (grab at the frame rate) when a slot is not a whole number of ticks.
+ */
+export function phaseLockedGrab(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): { grabRate: number; slotOriginSeconds: number } | undefined {
+  const clock = o.frameClock;
+  if (!clock || !(clock.intervalMs > 0)) return undefined;
+  const slotMs = 1000 / o.fps;
+  const ticksPerSlot = slotMs / clock.intervalMs;
+  if (Math.abs(ticksPerSlot - Math.round(ticksPerSlot)) > 0.02 || Math.round(ticksPerSlot) < 1) return undefined;
+  const slotOriginMs = clock.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height)) - o.timelineBaseSeconds * 1000;
+  return { grabRate: o.fps * GRABS_PER_FRAME, slotOriginSeconds: slotOriginMs / 1000 };
+}
 
 /** What the capture needs; each run adds its own timeline base and start. */
 export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>;
@@ -57,21 +121,29 @@ export interface CaptureProgress {
 }
 
 /**
- * The capture command. Three choices keep sound and picture in step and every grabbed frame in the file:
+ * The capture command. Four choices keep sound and picture in step and every frame of the page in the file:
+ *  - Grabs in step with the browser's frames (phaseLockedGrab), when its frame clock is known.
  *  - One timeline. x11grab and pulse both stamp with the wall clock, but by default ffmpeg starts each
  *    input at zero on its own, and pulse opens ~0.7 s after x11grab: the audio came out 0.7 s early.
  *    `-copyts` keeps the wall-clock stamps and setpts/asetpts subtract one shared base.
  *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
  *    timeline (see startAtSeconds). x11grab opens first (~0.5 s), pulse ~0.7 s later; until pulse is open
  *    ffmpeg does not read the grabber, which then catches up with a burst of identical frames; those are
- *    dropped (a grab < 20 ms after the previous one), and the cut drops the first moments without sound.
+ *    dropped (one grab per slot, or without a frame clock, a grab < 20 ms after the previous one), and the cut
+ *    drops the first moments without sound.
  *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
  *    kept to the millisecond.
- *    Forcing CFR (`-r 30`) duplicated and dropped frames whenever a grab came a little early or late
+ *    Forcing CFR (`-r 30 -fps_mode cfr`) duplicated and dropped frames whenever a grab came a little early or late
  *    (about 10 % repeated and 5 % skipped frames on the sync page at 720p30).
  */
 export function ffmpegArgs(o: CaptureOptions): string[] {
   const gop = o.fps * 2;
+  const grab = phaseLockedGrab(o);
+  // Without the browser's clock: a frame grabbed less than 20 ms after the previous kept one is a catch-up
+  // grab of the same picture.
+  const select = grab
+    ? `select='isnan(prev_selected_t)+gt(floor((t-${grab.slotOriginSeconds.toFixed(6)})*${o.fps}),floor((prev_selected_t-${grab.slotOriginSeconds.toFixed(6)})*${o.fps}))'`
+    : `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02)'`;
   return [
     '-hide_banner',
     // info: the input dump carries x11grab's wall-clock start time (see firstFrameAtMs).
@@ -80,16 +152,21 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
     '-progress', 'pipe:3',
     '-stats_period', '0.25',
     '-copyts',
-    '-thread_queue_size', '512',
-    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
+    // A short queue of grabs: each is a shared-memory image (3.7 MB at 720p) that stays allocated once made,
+    // and when reading starts (after pulse opens) x11grab catches up with a burst of grabs that a long queue
+    // would all keep (peak PSS +225 MiB at 720p with 512; 16 starved the grabber: most frames were lost).
+    '-thread_queue_size', String(GRAB_QUEUE),
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(grab?.grabRate ?? o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '1024',
     // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     '-map', '0:v', '-map', '1:a',
-    // A frame grabbed less than 20 ms after the previous kept one is a catch-up grab of the same picture.
-    '-vf', `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02)'`,
+    '-vf', `setpts=PTS-${o.timelineBaseSeconds}/TB,${select}`,
     '-af', `asetpts=PTS-${o.timelineBaseSeconds}/TB`,
     '-ss', o.startAtSeconds.toFixed(3),
+    // The output's nominal rate (for the H.264 level; grabbing at GRABS_PER_FRAME x fps would set level 6.2);
+    // passthrough still keeps each kept grab at its own time, with no frame duplicated or dropped.
+    '-r', String(o.fps),
     '-fps_mode', 'passthrough',
     // Millisecond timestamps: in the frame-rate time base (1/30 s) a grab's time was rounded to a tick,
     // which moved pictures up to a frame against the sound and collided neighbouring frames.
@@ -161,6 +238,7 @@ export class FfmpegRun {
         if (m && audio) {
           const starts = [Number(m[1]), Number(audio[1])].map((sec) => Math.round(sec * 1000));
           this.originMs = Math.max(this.fileStartMs, Math.min(...starts));
+          this.inputsOpenAfterMs = Math.max(...starts) - now;
           // The display gave its first frame and the output is open: the file starts at the later of that
           // frame and the planned common start (frames before it are cut).
           this.firstFrameAtMs = Math.max(Math.round(Number(m[1]) * 1000), this.fileStartMs);
@@ -203,6 +281,8 @@ export class FfmpegRun {
    * first output timestamp: the cut (fileStartMs), or the later input if one opened after it.
    */
   private originMs?: number;
+  /** How long after the spawn both inputs gave their first packet (ms): what INPUT_OPEN_ALLOWANCE_MS must cover. */
+  inputsOpenAfterMs?: number;
 
   /** Wall-clock time up to which media has been encoded and written. */
   get encodedUntilMs(): number {
@@ -352,6 +432,11 @@ export class FfmpegCapture {
     const run = this.runs[0]!;
     await run.firstFrame(timeoutMs);
     this.firstFrameAtMs = run.firstFrameAtMs;
+  }
+
+  /** See FfmpegRun.inputsOpenAfterMs (first run). */
+  get inputsOpenAfterMs(): number | undefined {
+    return this.runs[0]?.inputsOpenAfterMs;
   }
 
   /**

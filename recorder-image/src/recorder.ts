@@ -99,15 +99,19 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       urlPolicy: config.urlPolicy,
       log,
     });
-    // The encoder starts while the page loads: its inputs take ~1.5 s to open, and the file starts only
-    // once both are open (INPUT_OPEN_ALLOWANCE_MS). A page that fails to load aborts the upload, so no file
-    // of an error page is left.
-    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps });
+    // The browser starts first: the capture grabs in step with its frame clock (see phaseLockedGrab). The
+    // encoder then starts while the meeting page loads: its inputs take a moment to open, and the file starts
+    // only once both are open (INPUT_OPEN_ALLOWANCE_MS). A page that fails to load aborts the upload, so no
+    // file of an error page is left.
+    const loadStarted = Date.now();
+    await raceTermination(browser.launch(), deps.terminated);
+    const frameClock = await browser.frameClock();
+    log.info('browser started', { ms: Date.now() - loadStarted, ...(frameClock ? { frameIntervalMs: round(frameClock.intervalMs) } : { frameClock: 'none: grabbing on the encoder timer' }) });
+    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock, grabPhaseMs: config.grabPhaseMs });
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
     metrics = startMetrics(capture, sink, log, config.metricsIntervalMs);
-    const loadStarted = Date.now();
-    await raceTermination(browser.open(recording.meetingUrl), deps.terminated);
+    await raceTermination(browser.show(recording.meetingUrl), deps.terminated);
     log.info('meeting page loaded', { ms: Date.now() - loadStarted });
     await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
     const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
@@ -116,7 +120,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuAtFirstFrame = cpu.sample();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
-    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, key });
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, key });
 
     const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
     // The cost cap counts wall time from the first frame, pauses included.

@@ -70,7 +70,9 @@ describe('recording the demo meeting end to end', () => {
     writeFileSync(path, bytes);
     const media = await probe(path);
     expect(media.video).toMatchObject({ codec: 'h264', width: 1280, height: 720 });
-    expect(media.video!.fps).toBeGreaterThan(29);
+    // 30 fps on average. While the other test files load both cores, a few 1/30 s slots get no grab
+    // (28.95 fps was seen), hence 28.5; a capture at the wrong rate would be far off.
+    expect(media.video!.fps).toBeGreaterThan(28.5);
     expect(media.video!.fps).toBeLessThan(31);
     expect(media.audio).toMatchObject({ codec: 'aac', sampleRate: 48000 });
     expect(await meanVolumeDb(path)).toBeGreaterThan(-60); // the demo's tone and beeps, not silence
