@@ -17,7 +17,7 @@
  * --only runs one part; its JSON then defaults to bench/results/latest-<part>.json.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,7 +39,7 @@ const FPS = 30;
 const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
 
 export const OUR_SETTINGS = {
-  capture: 'x11grab + pulse on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps)',
+  capture: 'x11grab at 90 Hz in step with Chromium\'s frame clock, first grab of each 1/30 s slot kept (slots start 1 ms after a tick at 720p, 3.5 ms at 1080p) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps)',
   video: 'libx264 veryfast, tune zerolatency, CRF 23, maxrate 3000k, GOP 60',
   audio: 'AAC 128k',
   container: 'fragmented MP4, streamed to S3 (5 MiB multipart parts + pending segments every 3 s)',
@@ -55,12 +55,31 @@ interface Scenario {
   startupMs?: number;
   stopToLastByteMs?: number;
   stopToUploadedMs?: number;
-  quality: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'>;
+  startupParts?: ReturnType<typeof startupParts>;
+  quality: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'> & {
+    offsetTimeline: { windowSeconds: number; meanOffsetMs: (number | null)[] };
+  };
 }
 
 function pickQuality(r: QualityReport): Scenario['quality'] {
   const { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds } = r;
-  return { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds };
+  return { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds, offsetTimeline: offsetTimeline(r) };
+}
+
+/** Mean A/V offset per window of the recording (a minute, or 10 s for recordings under 3 minutes): where drift happens. */
+function offsetTimeline(r: QualityReport): { windowSeconds: number; meanOffsetMs: (number | null)[] } {
+  const pairs = r.pairList;
+  const windowSeconds = r.durationSeconds >= 180 ? 60 : 10;
+  if (!pairs.length) return { windowSeconds, meanOffsetMs: [] };
+  const start = pairs[0]!.flashTime;
+  const sums: { total: number; n: number }[] = [];
+  for (const p of pairs) {
+    const w = Math.floor((p.flashTime - start) / windowSeconds);
+    sums[w] ??= { total: 0, n: 0 };
+    sums[w]!.total += p.offsetMs;
+    sums[w]!.n++;
+  }
+  return { windowSeconds, meanOffsetMs: Array.from(sums, (s) => (s ? Math.round((s.total / s.n) * 10) / 10 : null)) };
 }
 
 async function recordOurs(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
@@ -87,6 +106,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
     writeFileSync(file, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
     const quality = await analyseRecording(file, { fps: FPS });
     return {
+      startupParts: startupParts(join(dataDir, 'logs', `${id}.log`)),
       name: `ours ${resolution}p30, ${seconds} s`,
       pipeline: 'ours',
       resolution,
@@ -101,6 +121,23 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
   } finally {
     await stack.stop();
   }
+}
+
+/**
+ * Where the start-up time goes, from the recorder's log: the browser's start (launch and frame clock, from the
+ * process start), and the encoder's inputs opening (from the encoder's spawn).
+ */
+function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean } {
+  const lines = readFileSync(logFile, 'utf8').split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+  const browser = lines.find((l) => l.message === 'browser started');
+  const recording = lines.find((l) => l.message === 'recording');
+  return { browserStartedMs: browser?.ms as number | undefined, inputsOpenAfterMs: recording?.inputsOpenAfterMs as number | undefined, frameClock: browser !== undefined && browser.frameIntervalMs !== undefined };
 }
 
 async function recordReference(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
