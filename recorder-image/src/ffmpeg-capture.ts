@@ -142,8 +142,9 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
   const grab = phaseLockedGrab(o);
   // Without the browser's clock: a frame grabbed less than 20 ms after the previous kept one is a catch-up
   // grab of the same picture.
+  const slot = (time: string) => `floor((${time}-${grab?.slotOriginSeconds.toFixed(6)})*${o.fps})`;
   const select = grab
-    ? `select='isnan(prev_selected_t)+gt(floor((t-${grab.slotOriginSeconds.toFixed(6)})*${o.fps}),floor((prev_selected_t-${grab.slotOriginSeconds.toFixed(6)})*${o.fps}))'`
+    ? `select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})'`
     : `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02)'`;
   return [
     '-hide_banner',

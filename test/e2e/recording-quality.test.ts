@@ -4,13 +4,14 @@
  * by sample. Loose bounds: this catches a broken timeline (sound seconds off), a capture that stalls or
  * resamples, or a page that never plays; it does not time anything.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyseRecording } from '../../quality/analyse.ts';
 import { ensureSyncMedia } from '../../quality/sync-media.ts';
 import { startSyncPageServer, type SyncPageServer } from '../../quality/sync-page.ts';
+import { readRecorderLog } from '../support/recorder-log.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 let t: TestStack;
@@ -50,10 +51,9 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(Math.abs(q.avOffsetMeanMs!)).toBeLessThan(100);
     expect(Math.abs(q.avDriftMs!)).toBeLessThan(60);
     // The recorder read the browser's frame clock and grabbed in step with it (phaseLockedGrab).
-    const log = readFileSync(join(t.dataDir, 'logs', `${created.body.id}.log`), 'utf8');
-    const started = log.split('\n').filter((l) => l.includes('"browser started"')).map((l) => JSON.parse(l));
+    const started = (await readRecorderLog(t.dataDir, created.body.id)).filter((l) => l.message === 'browser started');
     expect(started).toHaveLength(1);
-    expect(started[0].frameIntervalMs).toBeCloseTo(1000 / 60, 0);
+    expect(started[0]!.frameIntervalMs as number).toBeCloseTo(1000 / 60, 0);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures ~0.1 %
     // repeated and skipped frames, but here the other test files load both cores, pictures reach the screen
     // later than the grab phase allows for, and 8.8 % + 8.7 % was seen. A stalled or resampling capture
