@@ -8,7 +8,7 @@
  * FfmpegCapture joins the runs into one continuous file through the splicer (mp4-splicer.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { RecorderError } from './recorder-error.ts';
 import { tail, waitForExit } from './child-process.ts';
 import type { Logger } from './log.ts';
@@ -70,24 +70,34 @@ export interface FrameClock {
   intervalMs: number;
 }
 
+/** Time between grabs (ms): the kept grab of a slot falls up to this long after the slot's start. */
+export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
+
 /** Grabs the encoder's input queue holds (see ffmpegArgs). */
 const GRAB_QUEUE = 64;
 
-/** Grabs per output frame when grabbing in step with the browser (see phaseLockedGrab). */
-export const GRABS_PER_FRAME = 3;
+/**
+ * Grabs per output frame (see phaseLockedGrab): 4 at 30 fps, one every 8.3 ms, so the kept grab falls within
+ * 8.3 ms after the slot start. With 3 (11.1 ms) that span filled the whole 11.7 ms between one picture's
+ * arrival and the next tick at 720p, and one bench run in four got ~10 % repeated frames. Each extra grab per
+ * frame costs ~0.01 cores at 720p (Xvfb copies the screen) and ~0.025 at 1080p.
+ */
+export const GRABS_PER_FRAME = 4;
 
 /**
- * Where after a tick a grab sees that tick's picture and not yet the next one's, in ms, measured on 2 cores
- * with the sync page (quality/): a picture reaches the Xvfb screen 12–17 ms after its tick at 720p and 14–20 ms
- * at 1080p (drawing a larger picture takes longer), so grabs from 1 ms (720p) or 3.5 ms (1080p) after a tick
- * for one grab interval (11 ms at 30 fps) always see a finished picture. In between, by pixel count.
- * GRAB_PHASE_MS overrides it (RecorderConfig.grabPhaseMs).
+ * Where the grab slots start after a tick (ms). Measured on 2 cores with the sync page (quality/), by grabbing
+ * at 29.9 Hz so that the grab walks through the tick: a picture reaches the Xvfb screen 12–17 ms after its
+ * tick at 720p and 14–20 ms at 1080p (drawing a larger picture takes longer), so a grab sees a settled picture
+ * from 0.3 to 12 ms after a tick at 720p and from 3.3 to 14 ms at 1080p. The kept grab falls up to one grab
+ * interval (8.3 ms) after the slot start, so the slots start 2 ms (720p) or 4.5 ms (1080p) after a tick,
+ * which leaves 1.2–1.7 ms to spare on both sides. In between, by pixel count. GRAB_PHASE_MS overrides it
+ * (RecorderConfig.grabPhaseMs).
  */
 export function defaultGrabPhaseMs(width: number, height: number): number {
   const at720 = 1280 * 720;
   const at1080 = 1920 * 1080;
   const share = Math.min(1.5, Math.max(0, (width * height - at720) / (at1080 - at720)));
-  return 1 + 2.5 * share;
+  return 2 + 2.5 * share;
 }
 
 /**
@@ -99,26 +109,57 @@ export function defaultGrabPhaseMs(width: number, height: number): number {
  * GRABS_PER_FRAME times per output frame, and only the first grab in each output slot is kept: the slots are
  * one frame long and start grabPhaseMs after a tick, so the kept grab always falls where the picture is
  * settled, whatever ffmpeg's timer does. A catch-up burst of grabs also gives one frame per slot.
- * Undefined (grab at the frame rate) when a slot is not a whole number of ticks.
+ * Undefined (no clock, or a slot is not a whole number of ticks): videoFilter then uses a plain 1/fps grid.
  */
-export function phaseLockedGrab(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): { grabRate: number; slotOriginSeconds: number } | undefined {
+export function phaseLockedGrab(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): { slotOriginSeconds: number; slotSeconds: number } | undefined {
   const clock = o.frameClock;
   if (!clock || !(clock.intervalMs > 0)) return undefined;
-  const slotMs = 1000 / o.fps;
-  const ticksPerSlot = slotMs / clock.intervalMs;
+  const ticksPerSlot = 1000 / o.fps / clock.intervalMs;
   if (Math.abs(ticksPerSlot - Math.round(ticksPerSlot)) > 0.02 || Math.round(ticksPerSlot) < 1) return undefined;
   const slotOriginMs = clock.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height)) - o.timelineBaseSeconds * 1000;
-  return { grabRate: o.fps * GRABS_PER_FRAME, slotOriginSeconds: slotOriginMs / 1000 };
+  // Slots follow the browser's ticks, not the nominal frame rate: 2 x 16.666 ms at 30 fps on a 60 Hz tick
+  // (see chromiumTickMs); 1/30 s slots slid 2.4 ms a minute against the ticks, into the window where the
+  // picture changes.
+  const slotSeconds = (Math.round(ticksPerSlot) * clock.intervalMs) / 1000;
+  return { slotOriginSeconds: slotOriginMs / 1000, slotSeconds };
 }
 
-/** What the capture needs; each run adds its own timeline base and start. */
-export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>;
+/**
+ * What the capture needs; each run adds its own timeline base and start. The frame clock may still be
+ * being measured when the first run starts (see FfmpegRun).
+ */
+export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds' | 'frameClock' | 'grabPhaseMs'> & {
+  frameClock?: FrameClock | Promise<FrameClock | undefined>;
+  /** The grab phase (see CaptureOptions.grabPhaseMs), possibly still being measured (see landing-probe.ts). */
+  grabPhaseMs?: number | Promise<number | undefined>;
+};
+
+/**
+ * How long before the file starts ffmpeg must have its video filter: after reading it, ffmpeg opens the
+ * output and the encoder before it takes the first grab. A frame clock or grab phase not known by then is
+ * not waited for (the slots fall back to a plain grid, or the phase to defaultGrabPhaseMs).
+ */
+export const FILTER_DEADLINE_MS = 400;
 
 export interface CaptureProgress {
   frame: number;
   outTimeSeconds: number;
   dropFrames: number;
   dupFrames: number;
+}
+
+/** The child's file descriptor that carries the video filter (see ffmpegArgs). */
+const FILTER_FD = 4;
+
+/**
+ * The video filter: the shared timeline base off the grabs' wall-clock stamps, and the first grab of each
+ * slot kept. Slots are one frame long; in step with the browser's ticks (phaseLockedGrab) when its frame
+ * clock is known, otherwise on a plain 1/fps grid (grabs then fall wherever ffmpeg's timer puts them).
+ */
+export function videoFilter(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): string {
+  const grab = phaseLockedGrab(o) ?? { slotOriginSeconds: 0, slotSeconds: 1 / o.fps };
+  const slot = (time: string) => `floor((${time}-${grab.slotOriginSeconds.toFixed(6)})/${grab.slotSeconds.toFixed(9)})`;
+  return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})'`;
 }
 
 /**
@@ -130,22 +171,14 @@ export interface CaptureProgress {
  *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
  *    timeline (see startAtSeconds). x11grab opens first (~0.5 s), pulse ~0.7 s later; until pulse is open
  *    ffmpeg does not read the grabber, which then catches up with a burst of identical frames; those are
- *    dropped (one grab per slot, or without a frame clock, a grab < 20 ms after the previous one), and the cut
- *    drops the first moments without sound.
+ *    dropped (one grab per slot), and the cut drops the first moments without sound.
  *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
  *    kept to the millisecond.
  *    Forcing CFR (`-r 30 -fps_mode cfr`) duplicated and dropped frames whenever a grab came a little early or late
  *    (about 10 % repeated and 5 % skipped frames on the sync page at 720p30).
  */
-export function ffmpegArgs(o: CaptureOptions): string[] {
+export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>): string[] {
   const gop = o.fps * 2;
-  const grab = phaseLockedGrab(o);
-  // Without the browser's clock: a frame grabbed less than 20 ms after the previous kept one is a catch-up
-  // grab of the same picture.
-  const slot = (time: string) => `floor((${time}-${grab?.slotOriginSeconds.toFixed(6)})*${o.fps})`;
-  const select = grab
-    ? `select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})'`
-    : `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.02)'`;
   return [
     '-hide_banner',
     // info: the input dump carries x11grab's wall-clock start time (see firstFrameAtMs).
@@ -158,12 +191,14 @@ export function ffmpegArgs(o: CaptureOptions): string[] {
     // and when reading starts (after pulse opens) x11grab catches up with a burst of grabs that a long queue
     // would all keep (peak PSS +225 MiB at 720p with 512; 16 starved the grabber: most frames were lost).
     '-thread_queue_size', String(GRAB_QUEUE),
-    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(grab?.grabRate ?? o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps * GRABS_PER_FRAME), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '1024',
     // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     '-map', '0:v', '-map', '1:a',
-    '-vf', `setpts=PTS-${o.timelineBaseSeconds}/TB,${select}`,
+    // The video filter (videoFilter) comes through a pipe that ffmpeg reads once its inputs are open, so the
+    // encoder can start while the browser starts and its frame clock is measured (see FfmpegRun).
+    '-filter_script:v', `pipe:${FILTER_FD}`,
     '-af', `asetpts=PTS-${o.timelineBaseSeconds}/TB`,
     '-ss', o.startAtSeconds.toFixed(3),
     // The output's nominal rate (for the H.264 level; grabbing at GRABS_PER_FRAME x fps would set level 6.2);
@@ -209,6 +244,10 @@ export class FfmpegRun {
 
   /** Wall-clock time of media time 0 in this run's output (see AAC_PRIMING_MS). */
   readonly zeroWallMs: number;
+  /** The video filter given to ffmpeg (see videoFilter), once the frame clock is known. */
+  videoFilter?: string;
+  /** The grab phase it was given (ms after a tick), when one was known in time (else defaultGrabPhaseMs). */
+  grabPhaseMs?: number;
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
@@ -220,8 +259,21 @@ export class FfmpegRun {
     this.zeroWallMs = this.fileStartMs - AAC_PRIMING_MS;
     const startAtSeconds = (this.fileStartMs - this.timelineBaseMs) / 1000;
     this.child = spawn('ffmpeg', ffmpegArgs({ ...options, timelineBaseSeconds, startAtSeconds }), {
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, PULSE_SERVER: options.pulseServer },
+    });
+    // ffmpeg opens its inputs first and then reads the video filter, which needs the browser's frame clock:
+    // the first run starts while the browser is still starting.
+    const filterPipe = this.child.stdio[FILTER_FD] as Writable;
+    filterPipe.on('error', () => undefined);
+    let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<undefined>((resolve) => (deadlineTimer = setTimeout(() => resolve(undefined), Math.max(0, this.fileStartMs - FILTER_DEADLINE_MS - Date.now()))));
+    const timely = <T>(value: T | Promise<T | undefined> | undefined) => Promise.race([Promise.resolve(value).catch(() => undefined), deadline]);
+    void Promise.all([timely(options.frameClock), timely(options.grabPhaseMs)]).then(([frameClock, grabPhaseMs]) => {
+      clearTimeout(deadlineTimer);
+      this.grabPhaseMs = grabPhaseMs;
+      this.videoFilter = videoFilter({ ...options, frameClock, grabPhaseMs, timelineBaseSeconds });
+      filterPipe.end(this.videoFilter);
     });
     this.output = this.child.stdout!;
     this.outputEnded = new Promise((resolve) => {
@@ -392,7 +444,7 @@ export class FfmpegRun {
  * them (see Mp4Splicer).
  */
 export class FfmpegCapture {
-  private readonly settings: CaptureSettings;
+  private settings: CaptureSettings;
   private readonly splicer: Mp4Splicer;
   private readonly runs: FfmpegRun[] = [];
   private running?: FfmpegRun;
@@ -416,12 +468,17 @@ export class FfmpegCapture {
   private startRun(): FfmpegRun {
     const run = new FfmpegRun(this.settings);
     this.splicer.beginRun(run.zeroWallMs);
+    this.attach(run);
+    return run;
+  }
+
+  /** Makes `run` the running encoder, its output continuing the file. */
+  private attach(run: FfmpegRun): void {
     run.output.on('data', (chunk: Buffer) => this.splicer.write(chunk));
     run.outputEnded.then(() => this.splicer.endRun());
     run.failure().then((err) => this.raise(err));
     this.runs.push(run);
     this.running = run;
-    return run;
   }
 
   /** True between a pause and the next resume: no ffmpeg is running. */
@@ -436,6 +493,16 @@ export class FfmpegCapture {
     this.firstFrameAtMs = run.firstFrameAtMs;
   }
 
+  /** See FfmpegRun.videoFilter (first run). */
+  get videoFilter(): string | undefined {
+    return this.runs[0]?.videoFilter;
+  }
+
+  /** See FfmpegRun.grabPhaseMs (the latest run). */
+  get grabPhaseMs(): number | undefined {
+    return this.runs.at(-1)?.grabPhaseMs;
+  }
+
   /** See FfmpegRun.inputsOpenAfterMs (first run). */
   get inputsOpenAfterMs(): number | undefined {
     return this.runs[0]?.inputsOpenAfterMs;
@@ -446,10 +513,69 @@ export class FfmpegCapture {
    * with the pause's position in the file (seconds) once the process has exited.
    */
   async pause(atMs: number, drainTimeoutMs: number): Promise<number> {
+    await this.settleHandover();
     const run = this.running;
     if (!run) return this.splicer.durationSeconds;
     await this.endRun(run, atMs, drainTimeoutMs);
     return this.splicer.durationSeconds;
+  }
+
+  /**
+   * Moves the grab to another phase of the browser's tick (see landing-probe.ts) without a gap: a new
+   * encoder starts with the new phase while the running one goes on, and takes over at its first frame
+   * (the running one is cut there, as for a pause, and its output continues the file). A pause or stop
+   * before the takeover abandons it. Resolves with whether the new encoder took over.
+   */
+  async rephase(grabPhaseMs: number, firstFrameTimeoutMs: number, drainTimeoutMs: number): Promise<boolean> {
+    const old = this.running;
+    if (!old || this.stopped || this.handover) return false;
+    const settings = { ...this.settings, grabPhaseMs };
+    const next = new FfmpegRun(settings);
+    const held: Buffer[] = [];
+    const hold = (chunk: Buffer) => held.push(chunk);
+    next.output.on('data', hold);
+    const handover = { next, committed: false, done: Promise.resolve(false) };
+    this.handover = handover;
+    handover.done = (async () => {
+      try {
+        await next.firstFrame(firstFrameTimeoutMs);
+      } catch {
+        next.kill();
+      }
+      if (this.handover !== handover || next.firstFrameAtMs === undefined || this.running !== old) {
+        next.kill();
+        this.handover = undefined;
+        return false;
+      }
+      handover.committed = true;
+      try {
+        await this.endRun(old, next.fileStartMs, drainTimeoutMs);
+      } finally {
+        this.settings = settings;
+        this.splicer.beginRun(next.zeroWallMs);
+        next.output.off('data', hold);
+        for (const chunk of held.splice(0)) this.splicer.write(chunk);
+        this.attach(next);
+        this.handover = undefined;
+      }
+      return true;
+    })();
+    return handover.done;
+  }
+
+  /** A takeover in progress (see rephase). */
+  private handover?: { next: FfmpegRun; committed: boolean; done: Promise<boolean> };
+
+  /** Before a pause or stop: a takeover not yet under way is abandoned; one under way is waited for. */
+  private async settleHandover(): Promise<void> {
+    const handover = this.handover;
+    if (!handover) return;
+    if (handover.committed) {
+      await handover.done.catch(() => false);
+      return;
+    }
+    this.handover = undefined;
+    handover.next.kill();
   }
 
   /** Starts a new encoder that continues the file; resolves with the wall-clock time of its first frame. */
@@ -467,6 +593,7 @@ export class FfmpegCapture {
   async stop(opts: { atMs?: number; drainTimeoutMs?: number; timeoutMs?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.settleHandover();
     const run = this.running;
     try {
       if (run) await this.endRun(run, opts.atMs, opts.drainTimeoutMs ?? 0, opts.timeoutMs);
@@ -536,6 +663,7 @@ export class FfmpegCapture {
 
   /** Kills a running encoder (cleanup when the recording ends without finishing the file). */
   close(): void {
+    this.handover?.next.kill();
     this.running?.kill();
   }
 

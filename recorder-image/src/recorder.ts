@@ -13,12 +13,14 @@ import { ChromiumBrowserSource, type BrowserSource } from './browser-source.ts';
 import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
-import { FfmpegCapture } from './ffmpeg-capture.ts';
+import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, type FrameClock } from './ffmpeg-capture.ts';
+import { grabPhaseFromArrivals, MIN_ARRIVALS, pictureArrivals, spanFit } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
 import { ProcessTreeCpu } from './process-cpu.ts';
 import { RecorderError } from './recorder-error.ts';
+import { sleep } from './child-process.ts';
 import type { Reporter } from './reporter.ts';
 import type { MediaSink } from './media-uploader.ts';
 
@@ -36,6 +38,15 @@ export interface RecorderDeps {
 }
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
+/**
+ * When the meeting page's pictures are watched (landing-probe.ts), in seconds after the start: soon, and
+ * again in case the page only starts moving later (a video joins), then every minute.
+ */
+const PICTURE_CHECKS_S = [0, 5, 15, 60];
+/** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
+const PICTURE_WATCH_MS = 400;
+/** Arrivals closer than this to the grab span (ms) count as in it: grabs come up to ~2 ms late. */
+const SPAN_MARGIN_MS = 1.5;
 /** How long a stop or pause waits for the encoder to catch up with its instant before ending the run. */
 const DRAIN_TIMEOUT_MS = 3000;
 /**
@@ -99,19 +110,24 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       urlPolicy: config.urlPolicy,
       log,
     });
-    // The browser starts first: the capture grabs in step with its frame clock (see phaseLockedGrab). The
-    // encoder then starts while the meeting page loads: its inputs take a moment to open, and the file starts
-    // only once both are open (INPUT_OPEN_ALLOWANCE_MS). A page that fails to load aborts the upload, so no
-    // file of an error page is left.
+    // The encoder and the browser start together. The encoder's inputs take ~0.9 s to open, and the file
+    // starts only once both are open (INPUT_OPEN_ALLOWANCE_MS). Meanwhile Chromium starts and its frame clock
+    // is measured: the encoder's video filter needs it (phaseLockedGrab) and reads it only after its inputs
+    // are open. The meeting page then loads; a page that fails to load aborts the upload, so no file of an
+    // error page is left.
     const loadStarted = Date.now();
-    await raceTermination(browser.launch(), deps.terminated);
-    const frameClock = await browser.frameClock();
-    log.info('browser started', { ms: Date.now() - loadStarted, ...(frameClock ? { frameIntervalMs: round(frameClock.intervalMs) } : { frameClock: 'none: grabbing on the encoder timer' }) });
+    const launched = raceTermination(browser.launch(), deps.terminated);
+    const frameClock = launched.then(() => browser!.frameClock());
+    const shown = frameClock.then(() => raceTermination(browser!.show(recording.meetingUrl), deps.terminated));
+    shown.catch(() => undefined); // awaited below, unless the launch failed first
     capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock, grabPhaseMs: config.grabPhaseMs });
+    await launched;
+    const clock = await frameClock;
+    log.info('browser started', { ms: Date.now() - loadStarted, ...(clock ? { frameIntervalMs: clock.intervalMs, tickWallMs: round(clock.tickWallMs) } : { frameClock: 'none: grabbing on the encoder timer' }) });
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
     metrics = startMetrics(capture, sink, log, config.metricsIntervalMs);
-    await raceTermination(browser.show(recording.meetingUrl), deps.terminated);
+    await shown;
     log.info('meeting page loaded', { ms: Date.now() - loadStarted });
     await capture.firstFrame(FIRST_FRAME_TIMEOUT_MS);
     const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
@@ -120,7 +136,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuAtFirstFrame = cpu.sample();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
-    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, key });
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
 
     const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
     // The cost cap counts wall time from the first frame, pauses included.
@@ -133,6 +149,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     let endSupervision!: () => void;
     const supervisionEnded = new Promise<void>((resolve) => (endSupervision = resolve));
     const supervision = superviseBrowser(browser, recording.meetingUrl, supervisionEnded, gaps, capture, log).then((cause) => cause && signals.stop(cause));
+    if (clock && config.grabPhaseMs === undefined) void followPictures({ capture, clock, av, config, log, ended: supervisionEnded });
 
     const follow = await followControl({ capture, reporter, log, signals, control: () => control, firstFrameMs, deadlineMs, handledPause: recording.pauseRequestedAt });
     clearTimeout(deadline);
@@ -380,6 +397,37 @@ async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger
     return undefined;
   }
 }
+/**
+ * Keeps the grab where the meeting page's pictures are settled. Where in the browser's tick pictures reach
+ * the screen differs between launches and pages (landing-probe.ts), and is only seen once the page moves, so
+ * it is watched on the page being recorded a moment after the start and now and then after that; a grab
+ * span that pictures arrive in is moved to the best phase, by handing over to a new encoder
+ * (FfmpegCapture.rephase: no gap, no lost frame).
+ */
+async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av: AvEnvironment; config: RecorderConfig; log: Logger; ended: Promise<void> }): Promise<void> {
+  const { capture, clock, config, log } = o;
+  let ended = false;
+  void o.ended.then(() => (ended = true));
+  const span = grabIntervalMs(config.fps);
+  const startedMs = Date.now();
+  for (let i = 0; !ended; i++) {
+    const atS = PICTURE_CHECKS_S[i] ?? PICTURE_CHECKS_S.at(-1)! * (i - PICTURE_CHECKS_S.length + 2);
+    await Promise.race([sleep(Math.max(0, startedMs + atS * 1000 - Date.now())), o.ended]);
+    if (ended) return;
+    if (capture.paused) continue;
+    const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch(() => []);
+    if (ended || arrivals.length < MIN_ARRIVALS) continue;
+    const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
+    const fit = spanFit(clock, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
+    const best = grabPhaseFromArrivals(clock, arrivals, span);
+    log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: fit.inside, ...(best !== undefined && { bestPhaseMs: best }) });
+    // Moved only when pictures clearly arrive in the span (each move runs two encoders for ~2.5 s).
+    if (fit.inside < Math.max(2, arrivals.length * 0.15) || best === undefined || Math.abs(best - phase) < 1) continue;
+    const moved = await capture.rephase(best, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
+    log.info('grab phase moved', { fromMs: round(phase), toMs: best, moved });
+  }
+}
+
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** Frames from the encoder and lag from the upload, written every `intervalMs` and when the recording ends. */

@@ -3,9 +3,10 @@
  * the encoder arguments built from it (the slot rule ffmpeg's select filter applies).
  */
 import { describe, expect, it } from 'vitest';
-import { frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
-import { defaultGrabPhaseMs, ffmpegArgs, GRABS_PER_FRAME, phaseLockedGrab, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
+import { defaultGrabPhaseMs, ffmpegArgs, GRABS_PER_FRAME, phaseLockedGrab, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
+import { arrivalsFromShowinfo, grabPhaseFromArrivals, spanFit } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -20,6 +21,16 @@ describe('frameClockFromTicks', () => {
     // The last tick's wall time, on the grid through the first.
     const expected = origin + 250.4 + 12 * TICK;
     expect(Math.abs(clock.tickWallMs - expected)).toBeLessThan(0.1);
+  });
+
+  it("snaps the interval to Chromium's whole-microsecond tick (16.666 ms at 60 Hz), so the slots do not slide", () => {
+    expect(frameClockFromTicks(0, ticks(100, 13))!.intervalMs).toBe(16.666);
+    expect(chromiumTickMs(16.6671)).toBe(16.666);
+    expect(chromiumTickMs(16.66)).toBe(16.666);
+    expect(chromiumTickMs(1000 / 50 + 0.004)).toBe(20);
+    expect(chromiumTickMs(1000 / 75)).toBe(13.333);
+    // Not near a whole rate: the fit stands.
+    expect(chromiumTickMs(16.9)).toBe(16.9);
   });
 
   it('is not thrown off by one late callback', () => {
@@ -53,33 +64,37 @@ const base: CaptureOptions = {
 const arg = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('phase-locked grab', () => {
-  it('grabs three times per frame and keeps the first grab of each slot, slots starting the grab phase after a tick', () => {
-    const clock = { tickWallMs: 1_795_000_001_000.5, intervalMs: TICK };
+  it('grabs four times per frame and keeps the first grab of each slot, slots starting the grab phase after a tick', () => {
+    const clock = { tickWallMs: 1_795_000_001_000.5, intervalMs: 16.666 };
     const grab = phaseLockedGrab({ ...base, frameClock: clock })!;
-    expect(grab.grabRate).toBe(30 * GRABS_PER_FRAME);
     expect(grab.slotOriginSeconds).toBeCloseTo(1.0005 + defaultGrabPhaseMs(1280, 720) / 1000, 6);
-    const args = ffmpegArgs({ ...base, frameClock: clock, grabPhaseMs: 4 });
-    expect(arg(args, '-framerate')).toBe('90');
-    expect(arg(args, '-vf')).toContain(`floor((t-1.004500)*30)`);
-    expect(arg(args, '-vf')).toContain('prev_selected_t');
+    // Two ticks per slot, on the browser's clock rather than 1/30 s.
+    expect(grab.slotSeconds).toBeCloseTo(0.033332, 9);
+    const args = ffmpegArgs(base);
+    expect(arg(args, '-framerate')).toBe(String(30 * GRABS_PER_FRAME));
+    expect(GRABS_PER_FRAME).toBe(4);
+    const filter = videoFilter({ ...base, frameClock: clock, grabPhaseMs: 4 });
+    expect(filter).toContain('floor((t-1.004500)/0.033332000)');
+    expect(filter).toContain('floor((prev_selected_t-1.004500)/0.033332000)');
+    expect(filter).toMatch(/^setpts=PTS-1795000000\/TB,select=/);
+    // The filter reaches ffmpeg through a pipe, after its inputs are open.
+    expect(arg(args, '-filter_script:v')).toBe('pipe:4');
     // The nominal output rate stays the frame rate (the H.264 level), with no frame-rate conversion.
     expect(arg(args, '-r')).toBe('30');
     expect(arg(args, '-fps_mode')).toBe('passthrough');
   });
 
-  it('falls back to grabbing at the frame rate without a clock, or when a slot is not a whole number of ticks', () => {
+  it('falls back to a plain 1/fps grid without a clock, or when a slot is not a whole number of ticks', () => {
     for (const o of [base, { ...base, frameClock: { tickWallMs: 0, intervalMs: 1000 / 45 } }]) {
       expect(phaseLockedGrab(o)).toBeUndefined();
-      const args = ffmpegArgs(o);
-      expect(arg(args, '-framerate')).toBe('30');
-      expect(arg(args, '-vf')).toContain('gte(t-prev_selected_t');
+      expect(videoFilter(o)).toContain('floor((t-0.000000)/0.033333333)');
     }
   });
 
   it('places the grab later in the tick for larger pictures (they reach the screen later)', () => {
-    expect(defaultGrabPhaseMs(1280, 720)).toBeCloseTo(1, 6);
-    expect(defaultGrabPhaseMs(1920, 1080)).toBeCloseTo(3.5, 6);
-    expect(defaultGrabPhaseMs(640, 360)).toBeCloseTo(1, 6);
+    expect(defaultGrabPhaseMs(1280, 720)).toBeCloseTo(2, 6);
+    expect(defaultGrabPhaseMs(1920, 1080)).toBeCloseTo(4.5, 6);
+    expect(defaultGrabPhaseMs(640, 360)).toBeCloseTo(2, 6);
   });
 
   it('GRAB_PHASE_MS overrides the phase; a value that is not a duration is refused with a clear message', () => {
@@ -88,5 +103,51 @@ describe('phase-locked grab', () => {
     expect(loadRecorderConfig(env).grabPhaseMs).toBeUndefined();
     expect(() => loadRecorderConfig({ ...env, GRAB_PHASE_MS: 'soon' })).toThrow(/GRAB_PHASE_MS must be a number of milliseconds/);
     expect(() => loadRecorderConfig({ ...env, GRAB_PHASE_MS: '-1' })).toThrow(/GRAB_PHASE_MS/);
+  });
+});
+
+describe('where pictures reach the screen (landing-probe)', () => {
+  const clock = { tickWallMs: 1_795_000_000_000, intervalMs: 16.666 };
+  /** Pictures every other tick (30 fps video), arriving `landingMs` after the tick, with ±jitter. */
+  const arrivals = (landingMs: number, n = 12, jitter = (i: number) => ((i % 3) - 1) * 0.8) =>
+    Array.from({ length: n }, (_, i) => clock.tickWallMs + 2 * i * clock.intervalMs + landingMs + jitter(i));
+
+  it('reads picture arrivals from showinfo lines: a changed row between grabs, once per picture across rows', () => {
+    const line = (row: number, n: number, us: number, sum: string) =>
+      `[Parsed_showinfo_${row} @ 0x55e3] n: ${n} pts:${us} pts_time:1.79525e+09 pos: -1 fmt:bgr0 sar:0/1 s:1280x1 i:P iskey:1 type:I checksum:${sum} plane_checksum:[${sum}] mean:[0] stdev:[0.0]`;
+    const text = [
+      line(0, 0, 1_000_000, 'AAAA0001'),
+      line(0, 1, 1_001_000, 'AAAA0001'),
+      line(0, 2, 1_002_000, 'BBBB0002'),
+      line(1, 0, 1_000_100, '00000001'),
+      line(1, 1, 1_001_100, '00000001'),
+      line(1, 2, 1_002_100, '00000009'),
+      // A stalled grabber (10 ms between grabs) places nothing.
+      line(0, 3, 1_012_000, 'CCCC0003'),
+    ].join('\n');
+    const got = arrivalsFromShowinfo(text);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBeCloseTo(1001.5, 3);
+  });
+
+  it('puts the grab span in the part of the tick where no picture arrives', () => {
+    const span = 1000 / 120;
+    for (const landing of [1.5, 6, 12, 15.5]) {
+      const seen = arrivals(landing);
+      const phase = grabPhaseFromArrivals(clock, seen, span)!;
+      expect(phase).toBeDefined();
+      expect(spanFit(clock, seen, phase, span).inside).toBe(0);
+      // As far from the arrivals as the tick allows: (16.666 - 8.333 - 1.6 jitter) / 2 on each side.
+      expect(spanFit(clock, seen, phase, span).clearance).toBeGreaterThan(3);
+    }
+  });
+
+  it('finds no phase with too few arrivals or arrivals all over the tick, and counts arrivals in a span', () => {
+    const span = 1000 / 120;
+    expect(grabPhaseFromArrivals(clock, arrivals(5, 4), span)).toBeUndefined();
+    const everywhere = Array.from({ length: 40 }, (_, i) => clock.tickWallMs + i * 7.3);
+    expect(grabPhaseFromArrivals(clock, everywhere, span)).toBeUndefined();
+    expect(spanFit(clock, arrivals(5), 2, span).inside).toBe(12);
+    expect(spanFit(clock, arrivals(5), 8, span).inside).toBe(0);
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * Where in the browser's tick the page's pictures reach the screen, measured on the meeting page itself.
+ *
+ * Chromium draws on a steady tick (see FrameClock), but when a drawn picture reaches the X screen differs:
+ * on the sync page it was 2–6 ms after the tick in one launch, 7–11 ms in the next and 14–17 ms in a third
+ * (video pictures are put on the screen when the display compositor's deadline passes, and that deadline
+ * moves with its own estimates), while a page that repaints from requestAnimationFrame lands 1–2 ms after
+ * the tick every time. So a fixed grab phase failed in some launches (7–24 % repeated frames), and the phase
+ * is taken from the pictures of the page being recorded: four one-pixel rows across the screen are grabbed
+ * 1,000 times a second for a moment, and each change of a row is a picture arriving.
+ */
+import { spawn } from 'node:child_process';
+import { terminate, waitForExit } from './child-process.ts';
+import type { FrameClock } from './ffmpeg-capture.ts';
+
+export interface LandingProbeOptions {
+  display: string;
+  width: number;
+  height: number;
+  /** How long to watch (ms). */
+  durationMs: number;
+  /** Give up after this long (ms), whatever was seen by then. */
+  timeoutMs: number;
+}
+
+/** Grabs per second of each row: one per ms, so an arrival is placed to within 1 ms. */
+const PROBE_RATE = 1000;
+
+/** Rows watched, as fractions of the screen height: evenly spaced, so that moving content (video tiles) crosses one. */
+const PROBE_ROWS = [1 / 8, 3 / 8, 5 / 8, 7 / 8];
+
+/**
+ * Wall-clock times (ms since the epoch) at which pictures reached the screen: any change of four one-pixel
+ * rows across the screen. Empty when nothing on those rows moved (a still page) or the grab failed.
+ */
+export async function pictureArrivals(o: LandingProbeOptions): Promise<number[]> {
+  const frames = Math.round((o.durationMs / 1000) * PROBE_RATE);
+  const inputs = PROBE_ROWS.flatMap((share) => [
+    // A long queue: the grabs are tiny, and a grabber that waits for the filters stops placing arrivals.
+    '-thread_queue_size', '2048',
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(PROBE_RATE), '-video_size', `${o.width}x1`,
+    '-i', `${o.display}.0+0,${Math.floor(o.height * share)}`,
+  ]);
+  // showinfo: each grab's wall-clock pts (µs) and a checksum of its pixels, per row.
+  const graph = PROBE_ROWS.map((_, i) => `[${i}:v]showinfo[r${i}]`).join(';');
+  const outputs = PROBE_ROWS.flatMap((_, i) => ['-map', `[r${i}]`]);
+  const child = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-nostats', '-loglevel', 'info', '-copyts', ...inputs, '-filter_complex', graph, ...outputs, '-frames:v', String(frames), '-fps_mode', 'passthrough', '-f', 'null', '-'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => void terminate(child, 500), o.timeoutMs);
+  await waitForExit(child);
+  clearTimeout(timer);
+  return arrivalsFromShowinfo(stderr);
+}
+
+/**
+ * Picture arrivals from showinfo's lines (one showinfo per row): midway between two grabs of a row whose
+ * pixels differ, in ms since the epoch. A picture seen on several rows counts once.
+ */
+export function arrivalsFromShowinfo(text: string): number[] {
+  const rows = new Map<string, { ms: number; sum: string }[]>();
+  for (const m of text.matchAll(/\[Parsed_showinfo_(\d+) [^\]]*\] n: *\d+ pts:(\d+) .*? checksum:([0-9A-F]+)/g)) {
+    const row = rows.get(m[1]!) ?? rows.set(m[1]!, []).get(m[1]!)!;
+    row.push({ ms: Number(m[2]) / 1000, sum: m[3]! });
+  }
+  const arrivals: number[] = [];
+  for (const grabs of rows.values()) {
+    for (let i = 1; i < grabs.length; i++) {
+      // Only grabs up to 3 ms apart place an arrival; a stalled grabber does not.
+      if (grabs[i]!.sum !== grabs[i - 1]!.sum && grabs[i]!.ms - grabs[i - 1]!.ms <= 3) arrivals.push((grabs[i]!.ms + grabs[i - 1]!.ms) / 2);
+    }
+  }
+  arrivals.sort((a, b) => a - b);
+  return arrivals.filter((t, i) => i === 0 || t - arrivals[i - 1]! > 3);
+}
+
+/** Arrivals needed before the measured phase is used (~0.15 s of 30 fps video). */
+export const MIN_ARRIVALS = 5;
+
+/**
+ * The grab phase (ms after a tick) from picture arrivals. Pictures arrive in a narrow window of the tick, and
+ * the kept grab falls anywhere in the `grabSpanMs` after the phase (one grab interval), so the phase is the one
+ * whose span holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every
+ * 0.25 ms). A stray arrival (a page that repainted for another reason) does not move it far. Undefined with
+ * fewer than MIN_ARRIVALS arrivals, or when more than a tenth of them fall in the best span (pictures arrive
+ * all over the tick).
+ */
+export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): number | undefined {
+  if (arrivalsMs.length < MIN_ARRIVALS) return undefined;
+  let best: { phase: number; inside: number; clearance: number } | undefined;
+  for (let phase = 0; phase < clock.intervalMs; phase += 0.25) {
+    const { inside, clearance } = spanFit(clock, arrivalsMs, phase, grabSpanMs);
+    if (!best || inside < best.inside || (inside === best.inside && clearance > best.clearance)) best = { phase, inside, clearance };
+  }
+  return best!.inside <= arrivalsMs.length / 10 ? best!.phase : undefined;
+}
+
+/**
+ * How the grab span [phase, phase + grabSpanMs] of each tick sits among picture arrivals: how many arrive
+ * inside it, and how far the nearest one outside it is (ms).
+ */
+export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, grabSpanMs: number): { inside: number; clearance: number } {
+  const tick = clock.intervalMs;
+  const wrap = (x: number) => ((x % tick) + tick) % tick;
+  let inside = 0;
+  let clearance = tick;
+  for (const t of arrivalsMs) {
+    const after = wrap(t - clock.tickWallMs - phase);
+    if (after <= grabSpanMs) inside++;
+    else clearance = Math.min(clearance, after - grabSpanMs, tick - after);
+  }
+  return { inside, clearance };
+}
