@@ -17,7 +17,7 @@
  * --only runs one part; its JSON then defaults to bench/results/latest-<part>.json.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -33,7 +33,7 @@ import { REFERENCE_SETTINGS } from './reference-recorder.ts';
 
 const run = promisify(execFile);
 const USAGE =
-  'Usage: npm run bench -- [--only recorder|lambda] [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--lambda-runs 5] [--out bench/results/latest.json]';
+  'Usage: npm run bench -- [--only recorder|lambda] [--seconds 60] [--long-seconds 600] [--resolutions 720,1080] [--lambda-runs 5] [--out bench/results/latest.json] [--keep-media]';
 const PARTS = ['recorder', 'lambda'] as const;
 const FPS = 30;
 const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
@@ -82,7 +82,7 @@ function offsetTimeline(r: QualityReport): { windowSeconds: number; meanOffsetMs
   return { windowSeconds, meanOffsetMs: Array.from(sums, (s) => (s ? Math.round((s.total / s.n) * 10) / 10 : null)) };
 }
 
-async function recordOurs(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
+async function recordOurs(resolution: string, pageUrl: string, seconds: number, workDir: string, keep: { dir: string; media: boolean }): Promise<Scenario> {
   const { width, height } = SIZES[resolution]!;
   const dataDir = mkdtempSync(join(workDir, 'stack-'));
   const stack = await startLocalStack({ dataDir, port: 0, allowedHosts: [new URL(pageUrl).host], recorderEnv: { VIDEO_WIDTH: String(width), VIDEO_HEIGHT: String(height), VIDEO_FPS: String(FPS) } });
@@ -105,8 +105,13 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
     const links = await api.download(id);
     writeFileSync(file, Buffer.from(await (await fetch(links.body.files[0].url)).arrayBuffer()));
     const quality = await analyseRecording(file, { fps: FPS });
+    // The recorder's log (and with --keep-media, the file) stay next to the JSON, for looking into a figure.
+    const logFile = join(dataDir, 'logs', `${id}.log`);
+    mkdirSync(keep.dir, { recursive: true });
+    copyFileSync(logFile, join(keep.dir, `ours-${resolution}-${seconds}.recorder.log`));
+    if (keep.media) copyFileSync(file, join(keep.dir, `ours-${resolution}-${seconds}.mp4`));
     return {
-      startupParts: startupParts(join(dataDir, 'logs', `${id}.log`)),
+      startupParts: startupParts(logFile),
       name: `ours ${resolution}p30, ${seconds} s`,
       pipeline: 'ours',
       resolution,
@@ -162,7 +167,7 @@ const f = (n: number | null | undefined, digits = 1) => (n === null || n === und
 async function main() {
   const flags = parseFlagsOrExit(
     process.argv.slice(2),
-    { only: 'string', seconds: 'number', 'long-seconds': 'number', resolutions: 'string', 'lambda-runs': 'number', out: 'string' },
+    { only: 'string', seconds: 'number', 'long-seconds': 'number', resolutions: 'string', 'lambda-runs': 'number', out: 'string', 'keep-media': 'boolean' },
     USAGE,
   );
   const only = flags.only === undefined ? undefined : String(flags.only);
@@ -175,6 +180,7 @@ async function main() {
   for (const r of resolutions) if (!SIZES[r]) throw new Error(`Unknown resolution '${r}': use 720 and/or 1080.`);
   const out = resolve(String(flags.out ?? (only ? `bench/results/latest-${only}.json` : 'bench/results/latest.json')));
   const workDir = mkdtempSync(join(tmpdir(), 'mr-bench-'));
+  const keep = { dir: dirname(out), media: flags['keep-media'] === true };
   const cacheDir = join(tmpdir(), 'quality-media');
   const scenarios: Scenario[] = [];
   try {
@@ -187,12 +193,12 @@ async function main() {
       const page = await startSyncPageServer({ mediaPath: media });
       try {
         process.stderr.write(`ours ${resolution}p: ${seconds} s...\n`);
-        scenarios.push(await recordOurs(resolution, page.url, seconds, workDir));
+        scenarios.push(await recordOurs(resolution, page.url, seconds, workDir, keep));
         process.stderr.write(`reference ${resolution}p: ${seconds} s...\n`);
         scenarios.push(await recordReference(resolution, page.url, seconds, workDir));
         if (resolution === '720' && longSeconds > 0) {
           process.stderr.write(`ours ${resolution}p: ${longSeconds} s...\n`);
-          scenarios.push(await recordOurs(resolution, page.url, longSeconds, workDir));
+          scenarios.push(await recordOurs(resolution, page.url, longSeconds, workDir, keep));
         }
       } finally {
         await page.close();
