@@ -24,7 +24,7 @@ export interface RecorderConfig {
   /** x264 preset; veryfast keeps one 720p30 recording well under one core. */
   x264Preset: string;
   videoMaxBitrateKbps: number;
-  /** Where after the browser's tick the display is grabbed (ms); unset: by resolution (see defaultGrabPhaseMs). */
+  /** Where after the browser's tick the grab span starts (ms), fixed; unset: measured on the page while recording (landing-probe.ts). */
   grabPhaseMs?: number;
   /** A meeting page that does not answer for this long counts as hung and is reloaded. */
   pageHangTimeoutMs: number;

@@ -70,19 +70,21 @@ export interface FrameClock {
   intervalMs: number;
 }
 
-/** Time between grabs (ms): the kept grab of a slot falls up to this long after the slot's start. */
-export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
-
 /** Grabs the encoder's input queue holds (see ffmpegArgs). */
-const GRAB_QUEUE = 64;
+const GRAB_QUEUE = 32;
 
 /**
- * Grabs per output frame (see phaseLockedGrab): 4 at 30 fps, one every 8.3 ms, so the kept grab falls within
- * 8.3 ms after the slot start. With 3 (11.1 ms) that span filled the whole 11.7 ms between one picture's
- * arrival and the next tick at 720p, and one bench run in four got ~10 % repeated frames. Each extra grab per
- * frame costs ~0.01 cores at 720p (Xvfb copies the screen) and ~0.025 at 1080p.
+ * Grabs per output frame (see phaseLockedGrab): the kept grab falls up to one grab interval after the slot
+ * start, and that span must fit between the page's picture arrivals (landing-probe.ts). 4 at 30 fps (8.3 ms):
+ * with 3 (11.1 ms) it filled the whole settled part of the tick, and one bench run in four got ~10 % repeated
+ * frames. 6 at 1080p made it worse (6 % instead of 1.6–2.4 %): Xvfb copies 8 MB per grab, and the busier X
+ * server put the browser's pictures on the screen at more scattered times. Each extra grab per frame costs
+ * ~0.01 cores at 720p and ~0.025 at 1080p.
  */
 export const GRABS_PER_FRAME = 4;
+
+/** Time between grabs (ms): the kept grab of a slot falls up to this long after the slot's start. */
+export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
 
 /**
  * Where the grab slots start after a tick (ms). Measured on 2 cores with the sync page (quality/), by grabbing

@@ -39,10 +39,13 @@ export interface RecorderDeps {
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
 /**
- * When the meeting page's pictures are watched (landing-probe.ts), in seconds after the start: soon, and
- * again in case the page only starts moving later (a video joins), then every minute.
+ * When the meeting page's pictures are watched (landing-probe.ts): every half second from the start until
+ * they move (a video often starts a moment after the page has loaded), every 5 s after the first 10 s (a
+ * still page, until someone's video starts), then 10 s after the first measure, and every minute.
  */
-const PICTURE_CHECKS_S = [0, 5, 15, 60];
+const PICTURE_WAIT_MS = 500;
+const PICTURE_WAIT_LATER_MS = 5000;
+const PICTURE_RECHECK_S = [10, 60];
 /** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
 const PICTURE_WATCH_MS = 400;
 /** Arrivals closer than this to the grab span (ms) count as in it: grabs come up to ~2 ms late. */
@@ -73,6 +76,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   const cpu = new ProcessTreeCpu();
   const cpuTimer = setInterval(() => cpu.sample(), 2000);
   let av: AvEnvironment | undefined;
+  let avStarting: Promise<AvEnvironment> | undefined;
   let browser: ChromiumBrowserSource | undefined;
   let capture: FfmpegCapture | undefined;
   let sink: ReturnType<RecorderDeps['createSink']> | undefined;
@@ -91,12 +95,15 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   try {
     const missing = missingPrerequisites();
     if (missing.length) throw new RecorderError('recorder_failed', describeMissing(missing));
+    // The display and sound server start while the recording is read (start-up time).
+    avStarting = startAvEnvironment({ width: config.width, height: config.height, workDir }).then((env) => (av = env));
+    avStarting.catch(() => undefined);
     const recording: Recording | undefined = await deps.repository.find(config.recordingId);
     if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
     log.appendKeys({ tenantId: recording.tenantId });
     reporter.startHeartbeats(config.heartbeatIntervalMs, lostWorkflow);
 
-    av = await startAvEnvironment({ width: config.width, height: config.height, workDir });
+    av = await avStarting;
     browser = new ChromiumBrowserSource({
       executablePath: config.chromiumPath,
       display: av.display,
@@ -219,6 +226,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     deps.control.close();
     reporter.close();
     await browser?.close();
+    await avStarting?.catch(() => undefined);
     await av?.stop();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -410,13 +418,17 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   void o.ended.then(() => (ended = true));
   const span = grabIntervalMs(config.fps);
   const startedMs = Date.now();
-  for (let i = 0; !ended; i++) {
-    const atS = PICTURE_CHECKS_S[i] ?? PICTURE_CHECKS_S.at(-1)! * (i - PICTURE_CHECKS_S.length + 2);
-    await Promise.race([sleep(Math.max(0, startedMs + atS * 1000 - Date.now())), o.ended]);
+  let measured = 0;
+  let waitMs = 0;
+  while (!ended) {
+    await Promise.race([sleep(waitMs), o.ended]);
     if (ended) return;
+    waitMs = measured === 0 ? (Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS) : 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
     if (capture.paused) continue;
     const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch(() => []);
     if (ended || arrivals.length < MIN_ARRIVALS) continue;
+    measured++;
+    waitMs = 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     const fit = spanFit(clock, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
     const best = grabPhaseFromArrivals(clock, arrivals, span);
