@@ -71,7 +71,7 @@ export interface FrameClock {
 }
 
 /** Grabs the encoder's input queue holds (see ffmpegArgs). */
-const GRAB_QUEUE = 32;
+const GRAB_QUEUE = 64;
 
 /**
  * Grabs per output frame (see phaseLockedGrab): the kept grab falls up to one grab interval after the slot
@@ -138,10 +138,12 @@ export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'star
 
 /**
  * How long before the file starts ffmpeg must have its video filter: after reading it, ffmpeg opens the
- * output and the encoder before it takes the first grab. A frame clock or grab phase not known by then is
- * not waited for (the slots fall back to a plain grid, or the phase to defaultGrabPhaseMs).
+ * output and the encoder, and its grab queue must not fill up before the encoder takes grabs (a grabber
+ * that waits leaves a hole: a held picture at the start of the file). A frame clock or grab phase not known
+ * by then is not waited for: the slots fall back to a plain grid, or the phase to defaultGrabPhaseMs, and
+ * the recorder moves the grab later (FfmpegCapture.rephase). The clock is known ~0.95 s after the spawn.
  */
-export const FILTER_DEADLINE_MS = 400;
+export const FILTER_DEADLINE_MS = 900;
 
 export interface CaptureProgress {
   frame: number;
