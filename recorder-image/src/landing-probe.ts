@@ -82,21 +82,20 @@ export function arrivalsFromShowinfo(text: string): number[] {
 export const MIN_ARRIVALS = 5;
 
 /**
- * The grab phase (ms after a tick) from picture arrivals. Pictures arrive in a narrow window of the tick, and
- * the kept grab falls anywhere in the `grabSpanMs` after the phase (one grab interval), so the phase is the one
- * whose span holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every
- * 0.25 ms). A stray arrival (a page that repainted for another reason) does not move it far. Undefined with
- * fewer than MIN_ARRIVALS arrivals, or when more than a tenth of them fall in the best span (pictures arrive
- * all over the tick).
+ * The grab phase (ms after a tick) from picture arrivals. Pictures arrive in a narrow window of the tick (at
+ * 1080p a wider one), and the kept grab falls anywhere in the `grabSpanMs` after the phase (one grab
+ * interval), so the phase is the one whose span holds the fewest arrivals and, among those, lies farthest
+ * from the nearest one (tried every 0.25 ms). A stray arrival (a page that repainted for another reason) does
+ * not move it far. Undefined with fewer than MIN_ARRIVALS arrivals.
  */
-export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): number | undefined {
+export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): { phase: number; inside: number } | undefined {
   if (arrivalsMs.length < MIN_ARRIVALS) return undefined;
   let best: { phase: number; inside: number; clearance: number } | undefined;
   for (let phase = 0; phase < clock.intervalMs; phase += 0.25) {
     const { inside, clearance } = spanFit(clock, arrivalsMs, phase, grabSpanMs);
     if (!best || inside < best.inside || (inside === best.inside && clearance > best.clearance)) best = { phase, inside, clearance };
   }
-  return best!.inside <= arrivalsMs.length / 10 ? best!.phase : undefined;
+  return { phase: best!.phase, inside: best!.inside };
 }
 
 /**

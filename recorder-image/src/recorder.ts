@@ -430,13 +430,18 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     measured++;
     waitMs = 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
-    const fit = spanFit(clock, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
-    const best = grabPhaseFromArrivals(clock, arrivals, span);
-    log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: fit.inside, ...(best !== undefined && { bestPhaseMs: best }) });
-    // Moved only when pictures clearly arrive in the span (each move runs two encoders for ~2.5 s).
-    if (fit.inside < Math.max(2, arrivals.length * 0.15) || best === undefined || Math.abs(best - phase) < 1) continue;
-    const moved = await capture.rephase(best, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
-    log.info('grab phase moved', { fromMs: round(phase), toMs: best, moved });
+    // Both spans with the margin: grabs come up to ~2 ms late.
+    const now = spanFit(clock, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
+    const found = grabPhaseFromArrivals(clock, arrivals, span)!;
+    const best = { phase: found.phase, inside: spanFit(clock, arrivals, found.phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside };
+    log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside });
+    // Moved only when clearly fewer pictures arrive in the best span. Each move runs two encoders for ~2.5 s,
+    // and each encoder run has its own sound-picture offset (PulseAudio's latency estimate when it opens:
+    // ±10–15 ms), so after the first watch only a span that pictures arrive in often is moved.
+    const needed = arrivals.length * (measured === 1 ? 0.15 : 0.4);
+    if (now - best.inside < Math.max(2, needed) || Math.abs(best.phase - phase) < 1) continue;
+    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
+    log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });
   }
 }
 
