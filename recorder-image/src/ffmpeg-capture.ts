@@ -152,6 +152,9 @@ export interface CaptureProgress {
   dupFrames: number;
 }
 
+/** The least time between two kept grabs (s; see videoFilter). */
+const MIN_FRAME_GAP_S = 0.01;
+
 /** The child's file descriptor that carries the video filter (see ffmpegArgs). */
 const FILTER_FD = 4;
 
@@ -163,7 +166,10 @@ const FILTER_FD = 4;
 export function videoFilter(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): string {
   const grab = phaseLockedGrab(o) ?? { slotOriginSeconds: 0, slotSeconds: 1 / o.fps };
   const slot = (time: string) => `floor((${time}-${grab.slotOriginSeconds.toFixed(6)})/${grab.slotSeconds.toFixed(9)})`;
-  return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})'`;
+  // A kept grab at least MIN_FRAME_GAP_S after the previous one: a late grab at the end of one slot and the
+  // next slot's first grab can be a fraction of a ms apart (under load), which gave two pictures one
+  // millisecond timestamp. The slot's next grab is kept instead.
+  return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})*gte(t-prev_selected_t,${MIN_FRAME_GAP_S})'`;
 }
 
 /**

@@ -77,6 +77,8 @@ describe('phase-locked grab', () => {
     expect(filter).toContain('floor((t-1.004500)/0.033332000)');
     expect(filter).toContain('floor((prev_selected_t-1.004500)/0.033332000)');
     expect(filter).toMatch(/^setpts=PTS-1795000000\/TB,select=/);
+    // Never two kept grabs closer than 10 ms (they would share a millisecond timestamp).
+    expect(filter).toContain('*gte(t-prev_selected_t,0.01)');
     // The filter reaches ffmpeg through a pipe, after its inputs are open.
     expect(arg(args, '-filter_script:v')).toBe('pipe:4');
     // The nominal output rate stays the frame rate (the H.264 level), with no frame-rate conversion.
