@@ -87,13 +87,12 @@ export const GRABS_PER_FRAME = 4;
 export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
 
 /**
- * Where the grab slots start after a tick (ms). Measured on 2 cores with the sync page (quality/), by grabbing
- * at 29.9 Hz so that the grab walks through the tick: a picture reaches the Xvfb screen 12–17 ms after its
- * tick at 720p and 14–20 ms at 1080p (drawing a larger picture takes longer), so a grab sees a settled picture
- * from 0.3 to 12 ms after a tick at 720p and from 3.3 to 14 ms at 1080p. The kept grab falls up to one grab
- * interval (8.3 ms) after the slot start, so the slots start 2 ms (720p) or 4.5 ms (1080p) after a tick,
- * which leaves 1.2–1.7 ms to spare on both sides. In between, by pixel count. GRAB_PHASE_MS overrides it
- * (RecorderConfig.grabPhaseMs).
+ * Where the grab slots start after a tick (ms) until the meeting page's pictures have been watched
+ * (landing-probe.ts; the recorder then moves the grab where they are settled). From the first sweep on the
+ * sync page (grabbing at 29.9 Hz so that the grab walks through the tick): a picture reached the screen
+ * 12–17 ms after its tick at 720p and 14–20 ms at 1080p, so the slots start 2 ms (720p) or 4.5 ms (1080p)
+ * after a tick; in between, by pixel count. Later launches put pictures elsewhere in the tick (2–17 ms), so
+ * this is only a starting point. GRAB_PHASE_MS fixes the phase instead (RecorderConfig.grabPhaseMs).
  */
 export function defaultGrabPhaseMs(width: number, height: number): number {
   const at720 = 1280 * 720;
@@ -531,8 +530,9 @@ export class FfmpegCapture {
   }
 
   /**
-   * Moves the grab to another phase of the browser's tick (see landing-probe.ts) without a gap: a new
+   * Moves the grab to another phase of the browser's tick (see landing-probe.ts) without a restart: a new
    * encoder starts with the new phase while the running one goes on, and takes over at its first frame
+   * (its first picture is held up to ~0.1 s there)
    * (the running one is cut there, as for a pause, and its output continues the file). A pause or stop
    * before the takeover abandons it. Resolves with whether the new encoder took over.
    */

@@ -410,7 +410,7 @@ async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger
  * the screen differs between launches and pages (landing-probe.ts), and is only seen once the page moves, so
  * it is watched on the page being recorded a moment after the start and now and then after that; a grab
  * span that pictures arrive in is moved to the best phase, by handing over to a new encoder
- * (FfmpegCapture.rephase: no gap, no lost frame).
+ * (FfmpegCapture.rephase: no restart; the picture holds up to ~0.1 s at the takeover).
  */
 async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av: AvEnvironment; config: RecorderConfig; log: Logger; ended: Promise<void> }): Promise<void> {
   const { capture, clock, config, log } = o;
@@ -419,16 +419,15 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   const span = grabIntervalMs(config.fps);
   const startedMs = Date.now();
   let measured = 0;
-  let waitMs = 0;
-  while (!ended) {
+  // The wait before the next watch: see PICTURE_WAIT_MS.
+  const nextWaitMs = () =>
+    measured === 0 ? (Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS) : 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
+  for (let waitMs = 0; !ended; waitMs = nextWaitMs()) {
     await Promise.race([sleep(waitMs), o.ended]);
-    if (ended) return;
-    waitMs = measured === 0 ? (Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS) : 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
-    if (capture.paused) continue;
+    if (ended || capture.paused) continue;
     const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch(() => []);
     if (ended || arrivals.length < MIN_ARRIVALS) continue;
     measured++;
-    waitMs = 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     // Both spans with the margin: grabs come up to ~2 ms late.
     const now = spanFit(clock, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
