@@ -171,6 +171,36 @@ export function videoFilter(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs'
   return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})*gte(t-prev_selected_t,${MIN_FRAME_GAP_S})'`;
 }
 
+/** Seconds of sound, from the input's first packet, stamped as PulseAudio stamps them (see audioFilter). */
+export const AUDIO_SETTLE_SECONDS = 2;
+/** Longest time (seconds) over which the sample-counted sound timeline averages PulseAudio's stamps. */
+export const AUDIO_FOLLOW_SECONDS = 30;
+
+/**
+ * The sound's timestamps: counted in samples, and placed by PulseAudio's wall-clock stamps averaged over
+ * up to AUDIO_FOLLOW_SECONDS.
+ *
+ * ffmpeg's pulse input stamps each packet with the time of reading minus PulseAudio's latency estimate,
+ * smoothed by a filter. Its first packets are off by up to ~0.6 s (the estimate is not ready yet), and
+ * under load the smoothed stamps wander by ~10 ms over seconds: in the bench, the beep moved by 11 ms within
+ * one encoder run while the flashes, grabbed on the wall clock, stayed put. Counting samples is exact from
+ * one packet to the next, but the sink's sample clock and the wall clock differ by tens of ppm (~25 ms in
+ * 10 minutes), so the count alone would drift away from the picture.
+ *
+ * So, for the first AUDIO_SETTLE_SECONDS the stamps are PulseAudio's. From then on a sound frame's time is
+ * `estimate + samples so far / rate`, where the estimate (variable 0) is the mean of PulseAudio's stamp
+ * minus the sample time since then, and after AUDIO_FOLLOW_SECONDS an average with that time constant, so
+ * that it follows a clock difference. The switch is seamless: the estimate starts at the last stamp's value.
+ */
+export function audioFilter(timelineBaseSeconds: number): string {
+  const offset = 'PTS-N/SR/TB';
+  const settledSamples = `${AUDIO_SETTLE_SECONDS}*SR`;
+  const weight = `NB_SAMPLES/min(${AUDIO_FOLLOW_SECONDS}*SR,N-${settledSamples}+NB_SAMPLES)`;
+  const follow = `st(0,ld(0)+(${offset}-ld(0))*${weight})`;
+  const settling = `st(0,${offset})*0+PTS`;
+  return `asetpts='if(lt(N,${settledSamples}),${settling},${follow}*0+ld(0)+N/SR/TB)-${timelineBaseSeconds}/TB'`;
+}
+
 /**
  * The capture command. Four choices keep sound and picture in step and every frame of the page in the file:
  *  - Grabs in step with the browser's frames (phaseLockedGrab), when its frame clock is known.
@@ -208,7 +238,7 @@ export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>
     // The video filter (videoFilter) comes through a pipe that ffmpeg reads once its inputs are open, so the
     // encoder can start while the browser starts and its frame clock is measured (see FfmpegRun).
     '-filter_script:v', `pipe:${FILTER_FD}`,
-    '-af', `asetpts=PTS-${o.timelineBaseSeconds}/TB`,
+    '-af', audioFilter(o.timelineBaseSeconds),
     '-ss', o.startAtSeconds.toFixed(3),
     // The output's nominal rate (for the H.264 level; grabbing at GRABS_PER_FRAME x fps would set level 6.2);
     // passthrough still keeps each kept grab at its own time, with no frame duplicated or dropped.
