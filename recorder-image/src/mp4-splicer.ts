@@ -250,7 +250,11 @@ export class Mp4Splicer {
     });
     if (!runs.some((r) => r.samples.length > 0)) return;
     // The run's place in the file: where the file ends when its first fragment is written.
-    run.offsetSeconds ??= this.durationSeconds;
+    if (run.offsetSeconds === undefined) {
+      run.offsetSeconds = this.durationSeconds;
+      // Where the run's wall clock falls in the file, for reading a recording's timing afterwards.
+      this.log?.info('encoder run placed', { run: this.runs.indexOf(run) + 1, fileSeconds: run.offsetSeconds, zeroWallMs: run.zeroWallMs });
+    }
     const offsetSeconds = run.offsetSeconds;
     const shifted = runs
       .filter((r) => r.samples.length > 0)

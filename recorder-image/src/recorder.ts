@@ -127,7 +127,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const frameClock = launched.then(() => browser!.frameClock());
     const shown = frameClock.then(() => raceTermination(browser!.show(recording.meetingUrl), deps.terminated));
     shown.catch(() => undefined); // awaited below, unless the launch failed first
-    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock, grabPhaseMs: config.grabPhaseMs });
+    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock, grabPhaseMs: config.grabPhaseMs }, log);
     await launched;
     const clock = await frameClock;
     log.info('browser started', { ms: Date.now() - loadStarted, ...(clock ? { frameIntervalMs: clock.intervalMs, tickWallMs: round(clock.tickWallMs) } : { frameClock: 'none: grabbing on the encoder timer' }) });
