@@ -83,28 +83,8 @@ const GRAB_QUEUE = 64;
  */
 export const GRABS_PER_FRAME = 4;
 
-/** Chromium's tick on Xvfb's 60 Hz screen, in µs (see chromiumTickMs). */
-const CHROMIUM_TICK_US = 16_666;
-
-/**
- * The grab rate (x11grab's -framerate, as a fraction): GRABS_PER_FRAME grabs per slot of whole Chromium
- * ticks, e.g. one every 8.333 ms at 30 fps (120.0048 a second), not 120 a second. Both run on the
- * monotonic clock, so the grabs stay where they are in the tick for the whole recording; at 120 a second
- * they slid 2.4 ms a minute against the ticks, and a grab that slid into the part of the tick where pictures
- * arrive took every picture a slot late from then on (the flash of the sync page moved 33 ms against its
- * beep within one encoder run). A frame rate that is no whole number of ticks is grabbed at fps x 4.
- */
-export function grabRate(fps: number): string {
-  const ticksPerSlot = 1_000_000 / fps / CHROMIUM_TICK_US;
-  if (Math.abs(ticksPerSlot - Math.round(ticksPerSlot)) > 0.02 || Math.round(ticksPerSlot) < 1) return String(fps * GRABS_PER_FRAME);
-  return `${GRABS_PER_FRAME * 1_000_000}/${Math.round(ticksPerSlot) * CHROMIUM_TICK_US}`;
-}
-
 /** Time between grabs (ms): the kept grab of a slot falls up to this long after the slot's start. */
-export const grabIntervalMs = (fps: number) => {
-  const [num, den = '1'] = grabRate(fps).split('/');
-  return (1000 * Number(den)) / Number(num);
-};
+export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
 
 /**
  * Where the grab slots start after a tick (ms) until the meeting page's pictures have been watched
@@ -250,7 +230,7 @@ export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>
     // and when reading starts (after pulse opens) x11grab catches up with a burst of grabs that a long queue
     // would all keep (peak PSS +225 MiB at 720p with 512; 16 starved the grabber: most frames were lost).
     '-thread_queue_size', String(GRAB_QUEUE),
-    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', grabRate(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps * GRABS_PER_FRAME), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '1024',
     // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
