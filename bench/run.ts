@@ -39,7 +39,7 @@ const FPS = 30;
 const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
 
 export const OUR_SETTINGS = {
-  capture: 'x11grab locked to Chromium\'s frame clock (16.666 ms tick): 4 grabs per two-tick slot (one every 8.333 ms), first grab of each slot kept; the slot phase follows where the page\'s pictures reach the screen (watched every 0.5 s until the page moves, then after 10 s and every minute; moved by an encoder handover) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps); sound stamped by sample count, placed by PulseAudio\'s stamps averaged over up to 30 s',
+  capture: 'x11grab at 120 Hz in step with Chromium\'s frame clock (16.666 ms tick), first grab of each two-tick slot kept; the slot phase follows where the page\'s pictures reach the screen (watched every 0.5 s until the page moves, then after 10 s and every minute; moved by an encoder handover) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps); sound stamped by sample count, placed by PulseAudio\'s stamps averaged over up to 30 s',
   video: 'libx264 veryfast, tune zerolatency, CRF 23, maxrate 3000k, GOP 60',
   audio: 'AAC 128k',
   container: 'fragmented MP4, streamed to S3 (5 MiB multipart parts + pending segments every 3 s)',
