@@ -435,8 +435,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     const best = { phase: found.phase, inside: spanFit(clock, arrivals, found.phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside };
     log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside });
     // Moved only when clearly fewer pictures arrive in the best span. Each move runs two encoders for ~2.5 s,
-    // and each encoder run has its own sound-picture offset (PulseAudio's latency estimate when it opens:
-    // ±10–15 ms), so after the first watch only a span that pictures arrive in often is moved.
+    // adds 21–43 ms to the file and can stall the page itself for a moment (the flash and the beep both moved
+    // ~30 ms at some takeovers), so after the first watch only a span that pictures arrive in often is moved.
     const needed = arrivals.length * (measured === 1 ? 0.15 : 0.4);
     if (now - best.inside < Math.max(2, needed) || Math.abs(best.phase - phase) < 1) continue;
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
