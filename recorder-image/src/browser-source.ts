@@ -64,7 +64,10 @@ export function chromiumArgs(width: number, height: number): string[] {
     '--disable-infobars',
     '--test-type',
     '--hide-scrollbars',
-    '--disable-features=Translate,MediaRouter,DialMediaRouteProvider',
+    // The compositor (the "GPU" process, software here) and the audio service run inside the browser process:
+    // two fewer processes, ~36 MiB less PSS at 1080p.
+    '--in-process-gpu',
+    '--disable-features=Translate,MediaRouter,DialMediaRouteProvider,AudioServiceOutOfProcess',
     '--password-store=basic',
     // Rendering must not be throttled when nothing "visible" changes for the compositor.
     '--disable-background-timer-throttling',

@@ -37,8 +37,8 @@ export interface CaptureOptions {
   timelineBaseSeconds: number;
   /**
    * Where the file starts on that timeline (seconds): a moment by which both inputs are open, so that
-   * picture and sound start together. Pulse opens before x11grab; without this the file began with up to
-   * a second of sound under a frozen first frame.
+   * picture and sound start together. The two inputs open ~0.1–1.3 s apart; without this the file began
+   * with up to a second of sound under a frozen first frame.
    */
   startAtSeconds: number;
 }
@@ -70,8 +70,20 @@ export interface FrameClock {
   intervalMs: number;
 }
 
-/** Grabs the encoder's input queue holds (see ffmpegArgs). */
-const GRAB_QUEUE = 64;
+/** Memory for grabs waiting for the encoder (see grabQueueSize). */
+const GRAB_QUEUE_BYTES = 128 * 2 ** 20;
+
+/**
+ * Grabs the encoder's input queue holds: as many as fit in GRAB_QUEUE_BYTES, 16 to 64 (36 at 720p, 16 at
+ * 1080p). Each grab is a shared-memory image that x11grab keeps in a pool once made, so the pool grows to
+ * the most grabs ever waiting and holds that memory (in ffmpeg and in Xvfb) to the end. At 1080p a queue of
+ * 64 (8.3 MB grabs) reached 47–64 images, 390–530 MB; with 16 the bench's peak PSS fell from 1,177–1,497
+ * MiB to 948–1,021 MiB, with no more repeated frames. The queue fills only while ffmpeg sets up its encoder
+ * (the grabber then waits, before the file starts; see ffmpegArgs on the input order).
+ */
+export function grabQueueSize(width: number, height: number): number {
+  return Math.min(64, Math.max(16, Math.floor(GRAB_QUEUE_BYTES / (width * height * 4))));
+}
 
 /**
  * Grabs per output frame (see phaseLockedGrab): the kept grab falls up to one grab interval after the slot
@@ -205,12 +217,14 @@ export function audioFilter(timelineBaseSeconds: number): string {
  * The capture command. Four choices keep sound and picture in step and every frame of the page in the file:
  *  - Grabs in step with the browser's frames (phaseLockedGrab), when its frame clock is known.
  *  - One timeline. x11grab and pulse both stamp with the wall clock, but by default ffmpeg starts each
- *    input at zero on its own, and pulse opens ~0.7 s after x11grab: the audio came out 0.7 s early.
+ *    input at zero on its own, and one opens up to ~1.3 s after the other: the audio came out 0.7 s early.
  *    `-copyts` keeps the wall-clock stamps and setpts/asetpts subtract one shared base.
  *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
- *    timeline (see startAtSeconds). x11grab opens first (~0.5 s), pulse ~0.7 s later; until pulse is open
- *    ffmpeg does not read the grabber, which then catches up with a burst of identical frames; those are
- *    dropped (one grab per slot), and the cut drops the first moments without sound.
+ *    timeline (see startAtSeconds). Pulse is opened first (0.6–1.3 s under the start-up's load), then
+ *    x11grab (~0.1 s): ffmpeg reads neither until both are open, and x11grab then catches up on the grabs
+ *    it missed since it opened, in a burst. Opened first, x11grab caught up on ~2 s of grabs at once, which
+ *    filled its queue and held 47–64 grab images (see grabQueueSize). Grabs of a burst fall in one slot and
+ *    are dropped (one grab per slot), and the cut drops the first moments.
  *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
  *    kept to the millisecond.
  *    Forcing CFR (`-r 30 -fps_mode cfr`) duplicated and dropped frames whenever a grab came a little early or late
@@ -226,15 +240,14 @@ export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>
     '-progress', 'pipe:3',
     '-stats_period', '0.25',
     '-copyts',
-    // A short queue of grabs: each is a shared-memory image (3.7 MB at 720p) that stays allocated once made,
-    // and when reading starts (after pulse opens) x11grab catches up with a burst of grabs that a long queue
-    // would all keep (peak PSS +225 MiB at 720p with 512; 16 starved the grabber: most frames were lost).
-    '-thread_queue_size', String(GRAB_QUEUE),
-    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps * GRABS_PER_FRAME), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
     '-thread_queue_size', '1024',
     // PulseAudio's default fragment size: a small one (e.g. 20 ms) made opening the input take 2 s instead of 0.5 s.
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
-    '-map', '0:v', '-map', '1:a',
+    // A short queue of grabs (grabQueueSize): each is a shared-memory image that stays allocated once made
+    // (peak PSS +225 MiB at 720p with 512).
+    '-thread_queue_size', String(grabQueueSize(o.width, o.height)),
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps * GRABS_PER_FRAME), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
+    '-map', '1:v', '-map', '0:a',
     // The video filter (videoFilter) comes through a pipe that ffmpeg reads once its inputs are open, so the
     // encoder can start while the browser starts and its frame clock is measured (see FfmpegRun).
     '-filter_script:v', `pipe:${FILTER_FD}`,
@@ -290,7 +303,7 @@ export class FfmpegRun {
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
-  constructor(options: CaptureSettings) {
+  constructor(options: CaptureSettings, log?: Logger) {
     const now = Date.now();
     const timelineBaseSeconds = Math.floor(now / 1000);
     this.timelineBaseMs = timelineBaseSeconds * 1000;
@@ -322,8 +335,15 @@ export class FfmpegRun {
     });
     this.exited = waitForExit(this.child);
     let header = '';
+    let grabberWaited = false;
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr.push(d);
+      // ffmpeg says so once per process, the first time the grab queue is full: the grabber then waits,
+      // and its next grabs come in a burst (before the file starts, that is harmless; see grabQueueSize).
+      if (!grabberWaited && /\[x11grab[^\]]*\] Thread message queue blocking/.test(d.toString())) {
+        grabberWaited = true;
+        log?.info('grab queue full', { msAfterFileStart: Date.now() - this.fileStartMs, queue: grabQueueSize(options.width, options.height) });
+      }
       if (this.firstFrameAtMs === undefined && header.length < 64_000) {
         header += d.toString();
         const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
@@ -495,8 +515,11 @@ export class FfmpegCapture {
   firstFrameAtMs?: number;
   readonly output: Readable;
 
+  private readonly log?: Logger;
+
   constructor(settings: CaptureSettings, log?: Logger) {
     this.settings = settings;
+    this.log = log;
     this.splicer = new Mp4Splicer({ log });
     this.output = this.splicer.output;
     this.failed = new Promise((resolve) => (this.raise = resolve));
@@ -505,7 +528,7 @@ export class FfmpegCapture {
   }
 
   private startRun(): FfmpegRun {
-    const run = new FfmpegRun(this.settings);
+    const run = new FfmpegRun(this.settings, this.log);
     this.splicer.beginRun(run.zeroWallMs);
     this.attach(run);
     return run;
@@ -570,7 +593,7 @@ export class FfmpegCapture {
     const old = this.running;
     if (!old || this.stopped || this.handover) return false;
     const settings = { ...this.settings, grabPhaseMs };
-    const next = new FfmpegRun(settings);
+    const next = new FfmpegRun(settings, this.log);
     const held: Buffer[] = [];
     const hold = (chunk: Buffer) => held.push(chunk);
     next.output.on('data', hold);

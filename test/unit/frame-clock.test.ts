@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
-import { defaultGrabPhaseMs, ffmpegArgs, GRABS_PER_FRAME, phaseLockedGrab, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
 import { arrivalsFromShowinfo, grabPhaseFromArrivals, spanFit } from '../../recorder-image/src/landing-probe.ts';
 
@@ -84,6 +84,18 @@ describe('phase-locked grab', () => {
     // The nominal output rate stays the frame rate (the H.264 level), with no frame-rate conversion.
     expect(arg(args, '-r')).toBe('30');
     expect(arg(args, '-fps_mode')).toBe('passthrough');
+  });
+
+  it('opens pulse before x11grab, and sizes the grab queue by memory (128 MiB of grabs, 16 to 64)', () => {
+    for (const [width, height, queue] of [[1280, 720, 36], [1920, 1080, 16], [640, 360, 64], [3840, 2160, 16]] as const) {
+      expect(grabQueueSize(width, height)).toBe(queue);
+      const args = ffmpegArgs({ ...base, width, height });
+      const inputs = args.flatMap((a, i) => (a === '-f' && args[i + 1] !== 'mp4' ? [args[i + 1]] : []));
+      expect(inputs).toEqual(['pulse', 'x11grab']);
+      expect(args[args.indexOf('x11grab') - 3]).toBe('-thread_queue_size');
+      expect(args[args.indexOf('x11grab') - 2]).toBe(String(queue));
+      expect(args.join(' ')).toContain('-map 1:v -map 0:a');
+    }
   });
 
   it('falls back to a plain 1/fps grid without a clock, or when a slot is not a whole number of ticks', () => {
