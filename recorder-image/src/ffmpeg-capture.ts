@@ -125,16 +125,23 @@ export function defaultGrabPhaseMs(width: number, height: number): number {
  * Undefined (no clock, or a slot is not a whole number of ticks): videoFilter then uses a plain 1/fps grid.
  */
 export function phaseLockedGrab(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): { slotOriginSeconds: number; slotSeconds: number } | undefined {
-  const clock = o.frameClock;
-  if (!clock || !(clock.intervalMs > 0)) return undefined;
-  const ticksPerSlot = 1000 / o.fps / clock.intervalMs;
+  const slot = o.frameClock && slotClock(o.frameClock, o.fps);
+  if (!slot) return undefined;
+  const slotOriginMs = slot.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height)) - o.timelineBaseSeconds * 1000;
+  return { slotOriginSeconds: slotOriginMs / 1000, slotSeconds: slot.intervalMs / 1000 };
+}
+
+/**
+ * The output slots on the browser's clock: one frame long, a whole number of ticks, starting on a tick.
+ * Slots follow the ticks, not the nominal frame rate: 2 x 16.666 ms at 30 fps on a 60 Hz tick (see
+ * chromiumTickMs); 1/30 s slots slid 2.4 ms a minute against the ticks, into the window where the picture
+ * changes. Undefined when a frame is not a whole number of ticks.
+ */
+export function slotClock(clock: FrameClock, fps: number): FrameClock | undefined {
+  if (!(clock.intervalMs > 0)) return undefined;
+  const ticksPerSlot = 1000 / fps / clock.intervalMs;
   if (Math.abs(ticksPerSlot - Math.round(ticksPerSlot)) > 0.02 || Math.round(ticksPerSlot) < 1) return undefined;
-  const slotOriginMs = clock.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height)) - o.timelineBaseSeconds * 1000;
-  // Slots follow the browser's ticks, not the nominal frame rate: 2 x 16.666 ms at 30 fps on a 60 Hz tick
-  // (see chromiumTickMs); 1/30 s slots slid 2.4 ms a minute against the ticks, into the window where the
-  // picture changes.
-  const slotSeconds = (Math.round(ticksPerSlot) * clock.intervalMs) / 1000;
-  return { slotOriginSeconds: slotOriginMs / 1000, slotSeconds };
+  return { tickWallMs: clock.tickWallMs, intervalMs: Math.round(ticksPerSlot) * clock.intervalMs };
 }
 
 /**

@@ -82,10 +82,11 @@ export function arrivalsFromShowinfo(text: string): number[] {
 export const MIN_ARRIVALS = 5;
 
 /**
- * The grab phase (ms after a tick) from picture arrivals. Pictures arrive in a narrow window of the tick (at
- * 1080p a wider one), and the kept grab falls anywhere in the `grabSpanMs` after the phase (one grab
- * interval), so the phase is the one whose span holds the fewest arrivals and, among those, lies farthest
- * from the nearest one (tried every 0.25 ms). A stray arrival (a page that repainted for another reason) does
+ * The grab phase (ms after the start of `clock`'s period) from picture arrivals. The recorder passes the
+ * output slot as the period (slotClock: two ticks at 30 fps), since the kept grab falls in one tick of each
+ * slot. Pictures arrive in a narrow window of the slot (at 1080p a wider one), and the kept grab falls
+ * anywhere in the `grabSpanMs` after the phase (one grab interval), so the phase is the one whose span
+ * holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every 0.25 ms). A stray arrival (a page that repainted for another reason) does
  * not move it far. Undefined with fewer than MIN_ARRIVALS arrivals.
  */
 export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): { phase: number; inside: number } | undefined {
@@ -99,8 +100,9 @@ export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], g
 }
 
 /**
- * How the grab span [phase, phase + grabSpanMs] of each tick sits among picture arrivals: how many arrive
- * inside it, and how far the nearest one outside it is (ms).
+ * How the grab span [phase, phase + grabSpanMs] of each period of `clock` (a tick, or a slot; see
+ * slotClock) sits among picture arrivals: how many arrive inside it, and how far the nearest one outside it
+ * is (ms).
  */
 export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, grabSpanMs: number): { inside: number; clearance: number } {
   const tick = clock.intervalMs;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
-import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
 import { arrivalsFromShowinfo, grabPhaseFromArrivals, spanFit } from '../../recorder-image/src/landing-probe.ts';
 
@@ -154,6 +154,24 @@ describe('where pictures reach the screen (landing-probe)', () => {
       // As far from the arrivals as the tick allows: (16.666 - 8.333 - 1.6 jitter) / 2 on each side.
       expect(spanFit(clock, seen, phase, span).clearance).toBeGreaterThan(3);
     }
+  });
+
+  it('places arrivals within the slot (two ticks at 30 fps): pictures after the other tick of the slot do not count', () => {
+    const span = 1000 / 120;
+    const slot = slotClock(clock, 30)!;
+    expect(slot).toEqual({ tickWallMs: clock.tickWallMs, intervalMs: 2 * clock.intervalMs });
+    expect(slotClock(clock, 45)).toBeUndefined();
+    expect(slotClock({ ...clock, intervalMs: 0 }, 30)).toBeUndefined();
+    // A 30 fps video whose pictures land 13-29 ms after the slot's first tick (as at 1080p): folded over one
+    // tick they seem to arrive all over it, so every span holds some; in the slot, 0-11 ms after its start
+    // none arrive.
+    const spread = arrivals(13, 12, (i) => (i * 16) / 11);
+    expect(grabPhaseFromArrivals(clock, spread, span)!.inside).toBeGreaterThan(0);
+    const inSlot = grabPhaseFromArrivals(slot, spread, span)!;
+    expect(inSlot.inside).toBe(0);
+    expect(inSlot.phase < 13 - span || inSlot.phase > 29).toBe(true);
+    expect(spanFit(slot, spread, 2, span).inside).toBe(0);
+    expect(spanFit(clock, spread, 2, span).inside).toBeGreaterThan(0);
   });
 
   it('finds no phase with too few arrivals, the least crowded span when arrivals spread, and counts arrivals in a span', () => {
