@@ -47,7 +47,7 @@ export async function startEmulators(opts: { dataDir: string; dynamodbPort?: num
   });
   const dynamoPort = (dynamo.address() as AddressInfo).port;
 
-  let s3: S3rver | undefined = new S3rver({ address: HOST, port: opts.s3Port ?? 0, directory: s3Dir, silent: true });
+  let s3: S3rver | undefined = newS3rver(opts.s3Port ?? 0, s3Dir);
   let s3Address: AddressInfo;
   try {
     s3Address = (await s3.run()) as AddressInfo;
@@ -71,13 +71,32 @@ export async function startEmulators(opts: { dataDir: string; dynamodbPort?: num
     stopS3: closeS3,
     async startS3() {
       if (s3) return;
-      s3 = new S3rver({ address: HOST, port: s3Address.port, directory: s3Dir, silent: true });
+      s3 = newS3rver(s3Address.port, s3Dir);
       await s3.run();
     },
     async stop() {
       await Promise.all([closeS3(), new Promise<void>((resolve) => dynamo.close(() => resolve()))]);
     },
   };
+}
+
+/**
+ * s3rver, with its object deletes one at a time. Each delete removes the folders it leaves empty; s3rver
+ * runs the deletes of one DeleteObjects call (or of concurrent calls) in parallel, and two of them racing on
+ * one folder failed the call with an internal error (ENOENT): the recorder's pending segments stayed, with
+ * "could not delete pending segments" in its log (test/integration/s3-emulator-deletes.test.ts).
+ */
+function newS3rver(port: number, directory: string): S3rver {
+  const server = new S3rver({ address: HOST, port, directory, silent: true });
+  const store = (server as unknown as { store: { deleteObject(bucket: string, key: string): Promise<void> } }).store;
+  const deleteObject = store.deleteObject.bind(store);
+  let queue: Promise<unknown> = Promise.resolve();
+  store.deleteObject = (bucket, key) => {
+    const done = queue.then(() => deleteObject(bucket, key));
+    queue = done.catch(() => undefined);
+    return done;
+  };
+  return server;
 }
 
 /** Dummy credentials: the emulators accept any signature, but the SDK insists on signing. */
