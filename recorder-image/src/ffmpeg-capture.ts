@@ -78,8 +78,10 @@ const GRAB_QUEUE_BYTES = 128 * 2 ** 20;
  * 1080p). Each grab is a shared-memory image that x11grab keeps in a pool once made, so the pool grows to
  * the most grabs ever waiting and holds that memory (in ffmpeg and in Xvfb) to the end. At 1080p a queue of
  * 64 (8.3 MB grabs) reached 47–64 images, 390–530 MB; with 16 the bench's peak PSS fell from 1,177–1,497
- * MiB to 948–1,021 MiB, with no more repeated frames. The queue fills only while ffmpeg sets up its encoder
- * (the grabber then waits, before the file starts; see ffmpegArgs on the input order).
+ * MiB to 925–1,055 MiB (19 runs), with no more repeated frames. It still fills once per encoder run,
+ * ~0.35 s after the file starts ('grab queue full' in the log): the grabber then waits, and at 1080p most
+ * runs skip 2–4 frames there (why the encoder falls behind then is not known; its main thread uses 0.1 cores
+ * later on). See ffmpegArgs on the input order.
  */
 export function grabQueueSize(width: number, height: number): number {
   return Math.min(64, Math.max(16, Math.floor(GRAB_QUEUE_BYTES / (width * height * 4))));
