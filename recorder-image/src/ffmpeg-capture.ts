@@ -347,14 +347,15 @@ export class FfmpegRun {
     let grabberWaited = false;
     this.child.stderr!.on('data', (d: Buffer) => {
       this.stderr.push(d);
-      // ffmpeg says so once per process, the first time the grab queue is full: the grabber then waits,
-      // and its next grabs come in a burst (before the file starts, that is harmless; see grabQueueSize).
-      if (!grabberWaited && /\[x11grab[^\]]*\] Thread message queue blocking/.test(d.toString())) {
+      const text = d.toString();
+      // ffmpeg says so once per process, the first time the grab queue is full: the grabber then waits, and
+      // its next grabs come late (see grabQueueSize: ~0.35 s after the file starts in most runs).
+      if (!grabberWaited && /\[x11grab[^\]]*\] Thread message queue blocking/.test(text)) {
         grabberWaited = true;
         log?.info('grab queue full', { msAfterFileStart: Date.now() - this.fileStartMs, queue: grabQueueSize(options.width, options.height) });
       }
       if (this.firstFrameAtMs === undefined && header.length < 64_000) {
-        header += d.toString();
+        header += text;
         const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
         const audio = /Input #\d+, pulse[\s\S]*?start: (\d+\.\d+)/.exec(header);
         if (m && audio) {

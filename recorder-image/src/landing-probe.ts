@@ -86,8 +86,9 @@ export const MIN_ARRIVALS = 5;
  * output slot as the period (slotClock: two ticks at 30 fps), since the kept grab falls in one tick of each
  * slot. Pictures arrive in a narrow window of the slot (at 1080p a wider one), and the kept grab falls
  * anywhere in the `grabSpanMs` after the phase (one grab interval), so the phase is the one whose span
- * holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every 0.25 ms). A stray arrival (a page that repainted for another reason) does
- * not move it far. Undefined with fewer than MIN_ARRIVALS arrivals.
+ * holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every 0.25 ms). A
+ * stray arrival (a page that repainted for another reason) does not move it far. Undefined with fewer than
+ * MIN_ARRIVALS arrivals.
  */
 export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): { phase: number; inside: number } | undefined {
   if (arrivalsMs.length < MIN_ARRIVALS) return undefined;
@@ -99,6 +100,12 @@ export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], g
   return { phase: best!.phase, inside: best!.inside };
 }
 
+/** Where wall-clock time `t` falls in its period of `clock`: ms after the period's start (0 to intervalMs). */
+export function msIntoPeriod(clock: FrameClock, t: number): number {
+  const period = clock.intervalMs;
+  return (((t - clock.tickWallMs) % period) + period) % period;
+}
+
 /**
  * How the grab span [phase, phase + grabSpanMs] of each period of `clock` (a tick, or a slot; see
  * slotClock) sits among picture arrivals: how many arrive inside it, and how far the nearest one outside it
@@ -106,11 +113,10 @@ export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], g
  */
 export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, grabSpanMs: number): { inside: number; clearance: number } {
   const tick = clock.intervalMs;
-  const wrap = (x: number) => ((x % tick) + tick) % tick;
   let inside = 0;
   let clearance = tick;
   for (const t of arrivalsMs) {
-    const after = wrap(t - clock.tickWallMs - phase);
+    const after = msIntoPeriod(clock, t - phase);
     if (after <= grabSpanMs) inside++;
     else clearance = Math.min(clearance, after - grabSpanMs, tick - after);
   }

@@ -14,7 +14,7 @@ import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { grabPhaseFromArrivals, MIN_ARRIVALS, pictureArrivals, spanFit } from './landing-probe.ts';
+import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, spanFit } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -437,7 +437,7 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     const found = grabPhaseFromArrivals(period, arrivals, span)!;
     const best = { phase: found.phase, inside: spanFit(period, arrivals, found.phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside };
     // Where in the slot each picture arrived (ms after its start), sorted.
-    const inSlotMs = arrivals.map((t) => Math.round((((t - period.tickWallMs) % period.intervalMs) + period.intervalMs) % period.intervalMs * 10) / 10).sort((a, b) => a - b);
+    const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
     log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs });
     // Moved only when clearly fewer pictures arrive in the best span. Each move runs two encoders for ~2.5 s,
     // adds 21–43 ms to the file and can stall the page itself for a moment (the flash and the beep both moved
