@@ -12,6 +12,7 @@ PACKAGES=(
   ffmpeg            # capture (x11grab + pulse) and H.264/AAC encoding; ffprobe for checks
   xvfb              # the virtual display Chromium renders into
   pulseaudio        # the audio server; a null sink's monitor is what ffmpeg records
+  pulseaudio-utils  # pactl and parec: keep the null sink on short blocks from the start (display.ts)
   fonts-dejavu-core # fonts so pages render text
   fonts-liberation  # metric-compatible Arial/Times/Courier for meeting UIs
   ca-certificates   # TLS to meeting hosts and S3

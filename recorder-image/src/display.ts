@@ -2,7 +2,7 @@
  * The virtual display (Xvfb) and audio server (PulseAudio with a null sink) one recording captures.
  * Each recording gets its own display number and its own Pulse socket, so recordings on one host never mix.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RecorderError } from './recorder-error.ts';
@@ -28,12 +28,13 @@ export async function startAvEnvironment(opts: { width: number; height: number; 
     const socket = join(opts.workDir, 'pulse.sock');
     pulse = await startPulse(socket, opts.workDir, timeoutMs);
     const pulseProcess = pulse;
+    const keeper = await keepSinkAwake(`unix:${socket}`, timeoutMs);
     return {
       display: xvfb.display,
       pulseServer: `unix:${socket}`,
       audioSource: `${SINK}.monitor`,
       async stop() {
-        await Promise.all([terminate(pulseProcess), terminate(xvfb.process)]);
+        await Promise.all([terminate(keeper), terminate(pulseProcess), terminate(xvfb.process)]);
       },
     };
   } catch (err) {
@@ -72,6 +73,59 @@ async function startXvfb(width: number, height: number, timeoutMs: number): Prom
     });
   });
   return { display, process: child };
+}
+
+/**
+ * Keeps the null sink on short blocks from the start, so that the encoder's sound input opens in ~0.2 s
+ * instead of ~2 s.
+ *
+ * PulseAudio's null sink renders 2 s blocks while no stream asks for less latency, and it starts one when
+ * its first stream connects: that stream (the encoder's pulse input, the first one until now) gets its first
+ * sound 2 s later, and ffmpeg opens no input before that, so the file could start no earlier than ~2.1 s after
+ * the encoder's spawn. A stream that connects while the sink is suspended and asks for 50 ms sets the
+ * block length before the sink renders anything: so the sink is suspended, a recording stream of its
+ * monitor (parec, to /dev/null) connects, and the sink is resumed. That stream stays for the whole
+ * recording, so that the sink never goes back to long blocks (a stream that connected after the last one
+ * left waited up to 2 s again). Returns the parec process.
+ */
+async function keepSinkAwake(pulseServer: string, timeoutMs: number): Promise<ChildProcess> {
+  const env = { ...process.env, PULSE_SERVER: pulseServer };
+  const pactl = (...args: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      execFile('pactl', args, { env, timeout: timeoutMs }, (err, _out, stderr) =>
+        err ? reject(new RecorderError('display_failed', `pactl ${args.join(' ')} failed: ${stderr || err.message}`, { cause: err })) : resolve(),
+      ),
+    );
+  await pactl('suspend-sink', SINK, '1');
+  const keeper = spawn('parec', ['--verbose', `--device=${SINK}.monitor`, '--latency-msec=50', '--rate=48000', '--channels=2'], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const stderr = tail();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new RecorderError('display_failed', `parec did not connect within ${timeoutMs} ms: ${stderr.text}`)), timeoutMs);
+      keeper.stderr!.on('data', (d: Buffer) => {
+        stderr.push(d);
+        if (stderr.text.includes('Stream successfully created')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      keeper.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new RecorderError('display_failed', `parec could not be started: ${err.message}`, { cause: err }));
+      });
+      keeper.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new RecorderError('display_failed', `parec exited with code ${code}: ${stderr.text}`));
+      });
+    });
+    keeper.stderr!.removeAllListeners('data');
+    keeper.stderr!.resume();
+    await pactl('suspend-sink', SINK, '0');
+    return keeper;
+  } catch (err) {
+    await terminate(keeper);
+    throw err;
+  }
 }
 
 async function startPulse(socket: string, workDir: string, timeoutMs: number): Promise<ChildProcess> {

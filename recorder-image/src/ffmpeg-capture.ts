@@ -44,12 +44,13 @@ export interface CaptureOptions {
 }
 
 /**
- * Time allowed for both inputs to open and ffmpeg to start reading them. On 2 cores of their own they open
- * 0.85–0.9 s after the spawn, with the browser already running and the page loading (`inputsOpenAfterMs` in
- * the recorder's log), but under load they take longer: with 1.2 s, a recording made while the test suite ran
- * started with a 218 ms frozen first frame. So 2.1 s, as when the browser launched at the same time.
+ * Time from the spawn to the file's start: both inputs open, the video filter read (see FILTER_DEADLINE_MS)
+ * and x11grab caught up. The inputs open ~0.15 s after the spawn now that the null sink is kept on short
+ * blocks (display.ts; it was ~2.0 s, which the allowance of 2.1 s had to cover), but ffmpeg reads nothing
+ * until it has its filter, which needs the browser's frame clock (~0.9–1.4 s after the spawn in the bench).
+ * x11grab then catches up on the grabs it missed since it opened, in a burst that falls before the start.
  */
-export const INPUT_OPEN_ALLOWANCE_MS = 2100;
+export const INPUT_OPEN_ALLOWANCE_MS = 1700;
 
 /**
  * The AAC encoder's priming (1024 samples at 48 kHz). The muxer shifts both tracks so that the first sound
@@ -158,12 +159,14 @@ export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'star
 
 /**
  * How long before the file starts ffmpeg must have its video filter: after reading it, ffmpeg opens the
- * output and the encoder, and its grab queue must not fill up before the encoder takes grabs (a grabber
- * that waits leaves a hole: a held picture at the start of the file). A frame clock or grab phase not known
- * by then is not waited for: the slots fall back to a plain grid, or the phase to defaultGrabPhaseMs, and
- * the recorder moves the grab later (FfmpegCapture.rephase). The clock is known ~0.95 s after the spawn.
+ * output, starts reading its inputs and catches up on the grabs x11grab missed while it waited (a burst of
+ * up to ~1 s of grabs; at 1080p its queue fills and the grabber waits meanwhile), and all of that must be
+ * over before the first frame of the file, or the file starts with a held picture. A frame clock or grab
+ * phase not known by then is not waited for: the slots fall back to a plain grid, or the phase to
+ * defaultGrabPhaseMs, and the recorder moves the grab as soon as it has watched the page
+ * (FfmpegCapture.rephase). So the filter deadline is 1.2 s after the spawn, as before.
  */
-export const FILTER_DEADLINE_MS = 900;
+export const FILTER_DEADLINE_MS = 500;
 
 export interface CaptureProgress {
   frame: number;
@@ -229,11 +232,11 @@ export function audioFilter(timelineBaseSeconds: number): string {
  *    input at zero on its own, and one opens up to ~1.3 s after the other: the audio came out 0.7 s early.
  *    `-copyts` keeps the wall-clock stamps and setpts/asetpts subtract one shared base.
  *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
- *    timeline (see startAtSeconds). Pulse is opened first (0.6–1.3 s under the start-up's load), then
- *    x11grab (~0.1 s): ffmpeg reads neither until both are open, and x11grab then catches up on the grabs
- *    it missed since it opened, in a burst. Opened first, x11grab caught up on ~2 s of grabs at once, which
- *    filled its queue and held 47–64 grab images (see grabQueueSize). Grabs of a burst fall in one slot and
- *    are dropped (one grab per slot), and the cut drops the first moments.
+ *    timeline (see startAtSeconds). Pulse is opened first, then x11grab: ffmpeg reads neither until both
+ *    are open and it has its filter, and x11grab then catches up on the grabs it missed since it opened,
+ *    in a burst. When pulse took ~2 s to open (see display.ts), x11grab opened first caught up on ~2 s of
+ *    grabs at once, which filled a 64-grab queue and held 47–64 grab images (see grabQueueSize). Grabs of
+ *    a burst fall in one slot and are dropped (one grab per slot), and the cut drops the first moments.
  *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
  *    kept to the millisecond.
  *    Forcing CFR (`-r 30 -fps_mode cfr`) duplicated and dropped frames whenever a grab came a little early or late

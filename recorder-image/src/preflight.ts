@@ -18,6 +18,8 @@ export const PREREQUISITES: readonly Prerequisite[] = [
   { name: 'ffprobe', command: 'ffprobe', debianPackage: 'ffmpeg' },
   { name: 'Xvfb', command: 'Xvfb', debianPackage: 'xvfb' },
   { name: 'PulseAudio', command: 'pulseaudio', debianPackage: 'pulseaudio' },
+  { name: 'pactl', command: 'pactl', debianPackage: 'pulseaudio-utils' },
+  { name: 'parec', command: 'parec', debianPackage: 'pulseaudio-utils' },
 ];
 
 function isExecutable(path: string): boolean {

@@ -117,11 +117,11 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       urlPolicy: config.urlPolicy,
       log,
     });
-    // The encoder and the browser start together. The encoder's inputs take ~0.9 s to open, and the file
-    // starts only once both are open (INPUT_OPEN_ALLOWANCE_MS). Meanwhile Chromium starts and its frame clock
-    // is measured: the encoder's video filter needs it (phaseLockedGrab) and reads it only after its inputs
-    // are open. The meeting page then loads; a page that fails to load aborts the upload, so no file of an
-    // error page is left.
+    // The encoder and the browser start together. The encoder's inputs open in ~0.15 s, but it reads them
+    // only once it has its video filter, which needs the browser's frame clock (phaseLockedGrab): Chromium
+    // starts meanwhile and its clock is measured, and the file starts INPUT_OPEN_ALLOWANCE_MS after the
+    // spawn. The meeting page then loads; a page that fails to load aborts the upload, so no file of an error
+    // page is left.
     const loadStarted = Date.now();
     const launched = raceTermination(browser.launch(), deps.terminated);
     const frameClock = launched.then(() => browser!.frameClock());

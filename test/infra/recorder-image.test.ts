@@ -20,7 +20,7 @@ describe('recorder image', () => {
 
   it('the script lists the recorder packages and finds them all installed here', async () => {
     const { stdout } = await run('bash', [SCRIPT, '--list']);
-    expect(stdout.split('\n')).toEqual(expect.arrayContaining(['chromium', 'ffmpeg', 'xvfb', 'pulseaudio']));
+    expect(stdout.split('\n')).toEqual(expect.arrayContaining(['chromium', 'ffmpeg', 'xvfb', 'pulseaudio', 'pulseaudio-utils']));
     const check = await run('bash', [SCRIPT, '--check']);
     expect(check.stdout).toContain('all recorder system packages are installed');
   });

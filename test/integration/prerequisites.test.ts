@@ -18,8 +18,8 @@ describe('system prerequisites', () => {
     const missing = missingPrerequisites({ PATH: '/nonexistent', CHROMIUM_PATH: '/nonexistent/chromium' });
     expect(missing.map((p) => p.name)).toEqual(PREREQUISITES.map((p) => p.name));
     const message = describeMissing(missing);
-    for (const piece of ['Chromium', 'ffmpeg', 'Xvfb', 'PulseAudio']) expect(message).toContain(piece);
-    expect(message).toContain('apt-get install -y chromium ffmpeg xvfb pulseaudio');
+    for (const piece of ['Chromium', 'ffmpeg', 'Xvfb', 'PulseAudio', 'pactl', 'parec']) expect(message).toContain(piece);
+    expect(message).toContain('apt-get install -y chromium ffmpeg xvfb pulseaudio pulseaudio-utils');
   });
 
   it('`npm start` without ffmpeg, Xvfb or PulseAudio exits at once with that message', async () => {
