@@ -312,6 +312,11 @@ export class FfmpegRun {
   videoFilter?: string;
   /** The grab phase it was given (ms after a tick), when one was known in time (else defaultGrabPhaseMs). */
   grabPhaseMs?: number;
+  /**
+   * Whether its grabs are in step with the browser's ticks (phaseLockedGrab): false when the frame clock was
+   * not known by the filter deadline, and the slots are a plain 1/fps grid on ffmpeg's timer.
+   */
+  phaseLocked = false;
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
@@ -336,6 +341,7 @@ export class FfmpegRun {
     void Promise.all([timely(options.frameClock), timely(options.grabPhaseMs)]).then(([frameClock, grabPhaseMs]) => {
       clearTimeout(deadlineTimer);
       this.grabPhaseMs = grabPhaseMs;
+      this.phaseLocked = phaseLockedGrab({ ...options, frameClock, grabPhaseMs, timelineBaseSeconds }) !== undefined;
       this.videoFilter = videoFilter({ ...options, frameClock, grabPhaseMs, timelineBaseSeconds });
       filterPipe.end(this.videoFilter);
     });
@@ -576,6 +582,11 @@ export class FfmpegCapture {
   /** See FfmpegRun.grabPhaseMs (the latest run). */
   get grabPhaseMs(): number | undefined {
     return this.runs.at(-1)?.grabPhaseMs;
+  }
+
+  /** See FfmpegRun.phaseLocked (the latest run). */
+  get phaseLocked(): boolean {
+    return this.runs.at(-1)?.phaseLocked ?? false;
   }
 
   /** See FfmpegRun.inputsOpenAfterMs (first run). */

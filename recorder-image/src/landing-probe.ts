@@ -122,3 +122,20 @@ export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, 
   }
   return { inside, clearance };
 }
+
+/**
+ * Whether a watch moves the grab (see the recorder's followPictures). The running encoder's grab span
+ * holds `inSpan` of the watched `arrivals`, the best phase's span `inBestSpan`. Moved only when clearly
+ * fewer pictures arrive in the best span: each move runs two encoders for ~2.5 s, adds 21–43 ms to the
+ * file and can stall the page itself for a moment (the flash and the beep both moved ~30 ms at some
+ * takeovers), so after the first watch only a span that 25 % of the pictures arrive in is moved (with 40 %,
+ * a 1080p span that 3 of 9 pictures arrived in was kept, and 5.8 % of frames were repeated). A run that is
+ * not phase-locked (it started before the frame clock was known, so it grabs on a plain 1/fps grid on
+ * ffmpeg's timer) is always moved: any picture may arrive at its grabs, wherever the watch saw them (one
+ * 1080p bench run stayed on the grid, with 17 % repeated frames).
+ */
+export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; inSpan: number; inBestSpan: number; phaseMs: number; bestPhaseMs: number }): boolean {
+  if (!o.phaseLocked) return true;
+  const needed = o.arrivals * (o.watch === 1 ? 0.15 : 0.25);
+  return o.inSpan - o.inBestSpan >= Math.max(2, needed) && Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
+}

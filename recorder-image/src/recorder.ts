@@ -14,7 +14,7 @@ import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, spanFit } from './landing-probe.ts';
+import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, shouldMoveGrab, spanFit } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -432,19 +432,15 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     if (ended || arrivals.length < MIN_ARRIVALS) continue;
     measured++;
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
+    const locked = capture.phaseLocked;
     // Both spans with the margin: grabs come up to ~2 ms late.
     const now = spanFit(period, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
     const found = grabPhaseFromArrivals(period, arrivals, span)!;
     const best = { phase: found.phase, inside: spanFit(period, arrivals, found.phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside };
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
-    log.info('pictures reach the screen', { arrivals: arrivals.length, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs });
-    // Moved only when clearly fewer pictures arrive in the best span. Each move runs two encoders for ~2.5 s,
-    // adds 21–43 ms to the file and can stall the page itself for a moment (the flash and the beep both moved
-    // ~30 ms at some takeovers), so after the first watch only a span that pictures arrive in often is moved.
-    // (With 40 %, a 1080p span that 3 of 9 pictures arrived in was kept, and 5.8 % of frames were repeated.)
-    const needed = arrivals.length * (measured === 1 ? 0.15 : 0.25);
-    if (now - best.inside < Math.max(2, needed) || Math.abs(best.phase - phase) < 1) continue;
+    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs });
+    if (!shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, inSpan: now, inBestSpan: best.inside, phaseMs: phase, bestPhaseMs: best.phase })) continue;
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
     log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });
   }

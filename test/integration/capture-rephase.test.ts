@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAvEnvironment, type AvEnvironment } from '../../recorder-image/src/display.ts';
-import { FfmpegCapture } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { FfmpegCapture, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
 
 const run = promisify(execFile);
 let workDir: string;
@@ -32,6 +32,9 @@ async function videoPts(file: string): Promise<number[]> {
 
 describe('moving the grab phase while recording', () => {
   it('hands over to an encoder with the new phase, and the file stays one continuous recording', async () => {
+    // The browser's frame clock comes after the first run's filter deadline (the browser started slowly): that
+    // run grabs on a plain grid, not phase-locked, and the move puts the grabs in step.
+    const clock = new Promise<FrameClock>((resolve) => setTimeout(() => resolve({ tickWallMs: Date.now(), intervalMs: 16.666 }), 2500));
     const capture = new FfmpegCapture({
       ...av,
       width: 640,
@@ -39,7 +42,7 @@ describe('moving the grab phase while recording', () => {
       fps: 30,
       x264Preset: 'ultrafast',
       videoMaxBitrateKbps: 1000,
-      frameClock: { tickWallMs: Date.now(), intervalMs: 16.666 },
+      frameClock: clock,
     });
     const chunks: Buffer[] = [];
     capture.output.on('data', (c: Buffer) => chunks.push(c));
@@ -49,8 +52,12 @@ describe('moving the grab phase while recording', () => {
       await capture.firstFrame(15_000);
       const startMs = capture.firstFrameAtMs!;
       expect(capture.grabPhaseMs).toBeUndefined();
+      expect(capture.phaseLocked).toBe(false);
+      expect(capture.videoFilter).toContain('floor((t-0.000000)/0.033333333)');
+      await clock;
       expect(await capture.rephase(9, 15_000, 3000)).toBe(true);
       expect(capture.grabPhaseMs).toBe(9);
+      expect(capture.phaseLocked).toBe(true);
       expect(capture.videoFilter).toBeDefined();
       await new Promise((r) => setTimeout(r, 1500));
       const stopMs = Date.now();

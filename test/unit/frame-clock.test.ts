@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, grabPhaseFromArrivals, spanFit } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, grabPhaseFromArrivals, shouldMoveGrab, spanFit } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -184,5 +184,22 @@ describe('where pictures reach the screen (landing-probe)', () => {
     for (let p = 0; p < 16.5; p += 0.5) expect(spanFit(clock, spread, p, span).inside).toBeGreaterThanOrEqual(best.inside);
     expect(spanFit(clock, arrivals(5), 2, span).inside).toBe(12);
     expect(spanFit(clock, arrivals(5), 8, span).inside).toBe(0);
+  });
+
+  it('moves the grab only when clearly fewer pictures arrive in the best span, but always off a plain grid', () => {
+    const watch = { phaseLocked: true, watch: 1, arrivals: 10, inSpan: 2, inBestSpan: 0, phaseMs: 4, bestPhaseMs: 20 };
+    expect(shouldMoveGrab(watch)).toBe(true);
+    // Later watches need 25 % of the arrivals in the span more than in the best span, the first 15 %, and
+    // always at least two.
+    expect(shouldMoveGrab({ ...watch, watch: 2 })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, inSpan: 3 })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 2, inSpan: 3, inBestSpan: 1 })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, inSpan: 1 })).toBe(false);
+    // A best phase within 1 ms of the grab's is no move.
+    expect(shouldMoveGrab({ ...watch, bestPhaseMs: 4.75 })).toBe(false);
+    // A run on a plain 1/fps grid (started before the frame clock was known) moves whatever the counts say:
+    // its grabs are not in step with the ticks, so no count against its phase means anything.
+    expect(shouldMoveGrab({ ...watch, phaseLocked: false, inSpan: 0 })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, phaseLocked: false, watch: 2, inSpan: 0, bestPhaseMs: 4 })).toBe(true);
   });
 });
