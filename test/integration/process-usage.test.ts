@@ -1,0 +1,63 @@
+/**
+ * CPU and memory of a process tree (process-cpu.ts), read from /proc of real processes: the peak PSS follows
+ * memory the tree touches, and PSS (costly to read) is read again only when the resident set grew.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProcessTreeCpu } from '../../recorder-image/src/process-cpu.ts';
+
+const MiB = 2 ** 20;
+let child: ChildProcess | undefined;
+afterEach(() => {
+  child?.kill('SIGKILL');
+  child = undefined;
+});
+
+/** A process that, for each line on stdin, touches another 64 MiB, then burns ~0.3 s of CPU, and answers. */
+async function startHolder(): Promise<{ pid: number; step(): Promise<void> }> {
+  const script = `
+    const held = [];
+    process.stdin.on('data', () => {
+      held.push(Buffer.alloc(64 * 1024 * 1024, 1));
+      const end = Date.now() + 300;
+      while (Date.now() < end);
+      process.stdout.write('ok\\n');
+    });
+    process.stdout.write('ready\\n');`;
+  child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = child;
+  await once(proc.stdout!, 'data');
+  return {
+    pid: proc.pid!,
+    async step() {
+      proc.stdin!.write('x\n');
+      await once(proc.stdout!, 'data');
+    },
+  };
+}
+
+describe('process tree usage', () => {
+  it('follows memory the tree touches, reading PSS again only when the resident set grew', async () => {
+    const holder = await startHolder();
+    const usage = new ProcessTreeCpu(holder.pid);
+    const cpuStart = usage.sample();
+    expect(usage.pssReadings).toBe(1);
+    const base = usage.peakPssBytes;
+    expect(base).toBeGreaterThan(5 * MiB);
+    // Nothing grew: no second reading.
+    usage.sample();
+    usage.sample();
+    expect(usage.pssReadings).toBe(1);
+    // 64 MiB touched: read again, and the peak shows it.
+    await holder.step();
+    const cpuAfter = usage.sample();
+    expect(usage.pssReadings).toBe(2);
+    expect(usage.peakPssBytes - base).toBeGreaterThan(60 * MiB);
+    expect(cpuAfter - cpuStart).toBeGreaterThan(0.2);
+    await holder.step();
+    usage.sample();
+    expect(usage.pssReadings).toBe(3);
+    expect(usage.peakPssBytes - base).toBeGreaterThan(124 * MiB);
+  }, 20_000);
+});
