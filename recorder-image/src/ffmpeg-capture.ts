@@ -53,6 +53,14 @@ export interface CaptureOptions {
 export const INPUT_OPEN_ALLOWANCE_MS = 1700;
 
 /**
+ * The same for a later run (a resume, or a grab move): the frame clock is known by then, so ffmpeg reads its
+ * inputs as soon as they are open (~0.15–0.3 s after the spawn) and x11grab has little to catch up on. The
+ * sooner a later run starts, the sooner a resume shows its first frame, and the shorter two encoders run
+ * side by side at a grab move (it was ~2.5 s with the 2.1 s allowance).
+ */
+export const LATER_RUN_ALLOWANCE_MS = 800;
+
+/**
  * The AAC encoder's priming (1024 samples at 48 kHz). The muxer shifts both tracks so that the first sound
  * packet, which starts this much before the cut, is at media time 0: media time 0 is this long before the
  * wall-clock start of the file.
@@ -320,11 +328,12 @@ export class FfmpegRun {
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
-  constructor(options: CaptureSettings, log?: Logger) {
+  /** `allowanceMs`: from the spawn to the file's start (INPUT_OPEN_ALLOWANCE_MS, or LATER_RUN_ALLOWANCE_MS). */
+  constructor(options: CaptureSettings, log?: Logger, allowanceMs = INPUT_OPEN_ALLOWANCE_MS) {
     const now = Date.now();
     const timelineBaseSeconds = Math.floor(now / 1000);
     this.timelineBaseMs = timelineBaseSeconds * 1000;
-    this.fileStartMs = now + INPUT_OPEN_ALLOWANCE_MS;
+    this.fileStartMs = now + allowanceMs;
     this.zeroWallMs = this.fileStartMs - AAC_PRIMING_MS;
     const startAtSeconds = (this.fileStartMs - this.timelineBaseMs) / 1000;
     this.child = spawn('ffmpeg', ffmpegArgs({ ...options, timelineBaseSeconds, startAtSeconds }), {
@@ -547,7 +556,7 @@ export class FfmpegCapture {
   }
 
   private startRun(): FfmpegRun {
-    const run = new FfmpegRun(this.settings, this.log);
+    const run = new FfmpegRun(this.settings, this.log, this.runs.length ? LATER_RUN_ALLOWANCE_MS : INPUT_OPEN_ALLOWANCE_MS);
     this.splicer.beginRun(run.zeroWallMs);
     this.attach(run);
     return run;
@@ -617,7 +626,7 @@ export class FfmpegCapture {
     const old = this.running;
     if (!old || this.stopped || this.handover) return false;
     const settings = { ...this.settings, grabPhaseMs };
-    const next = new FfmpegRun(settings, this.log);
+    const next = new FfmpegRun(settings, this.log, LATER_RUN_ALLOWANCE_MS);
     const held: Buffer[] = [];
     const hold = (chunk: Buffer) => held.push(chunk);
     next.output.on('data', hold);

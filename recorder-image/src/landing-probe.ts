@@ -126,7 +126,7 @@ export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, 
 /**
  * Whether a watch moves the grab (see the recorder's followPictures). The running encoder's grab span
  * holds `inSpan` of the watched `arrivals`, the best phase's span `inBestSpan`. Moved only when clearly
- * fewer pictures arrive in the best span: each move runs two encoders for ~2.5 s, adds 21–43 ms to the
+ * fewer pictures arrive in the best span: each move runs two encoders for ~1 s, adds 21–43 ms to the
  * file and can stall the page itself for a moment (the flash and the beep both moved ~30 ms at some
  * takeovers), so after the first watch only a span that 25 % of the pictures arrive in is moved (with 40 %,
  * a 1080p span that 3 of 9 pictures arrived in was kept, and 5.8 % of frames were repeated). A run that is
