@@ -8,7 +8,11 @@
  * Runs as its own process so its CPU and memory are measured over its own process tree, exactly as the
  * recorder measures itself. Prints one JSON line with the figures.
  *
+ * With --no-capture it measures the page alone: the same display, sound server and browser on the same
+ * page, and no ffmpeg. That is the floor under any capture of the page on this machine.
+ *
  *   node bench/reference-recorder.ts --url URL --seconds 60 --out ref.mp4 [--width 1280 --height 720] [--audio-delay-ms 350]
+ *   node bench/reference-recorder.ts --url URL --seconds 20 --no-capture [--width 1280 --height 720]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +25,7 @@ import { waitForExit } from '../recorder-image/src/child-process.ts';
 import { startAvEnvironment } from '../recorder-image/src/display.ts';
 import { ProcessTreeCpu } from '../recorder-image/src/process-cpu.ts';
 
-const USAGE = 'Usage: node bench/reference-recorder.ts --url URL --seconds N --out FILE [--width 1280] [--height 720] [--audio-delay-ms 350]';
+const USAGE = 'Usage: node bench/reference-recorder.ts --url URL --seconds N (--out FILE | --no-capture) [--width 1280] [--height 720] [--audio-delay-ms 350]';
 
 export const REFERENCE_SETTINGS = {
   capture: 'x11grab 30 fps + pulse',
@@ -49,8 +53,9 @@ export function referenceFfmpegArgs(o: { display: string; audioSource: string; w
 }
 
 async function main() {
-  const flags = parseFlagsOrExit(process.argv.slice(2), { url: 'string', seconds: 'number', out: 'string', width: 'number', height: 'number', 'audio-delay-ms': 'number' }, USAGE);
-  if (!flags.url || !flags.out || !flags.seconds) {
+  const flags = parseFlagsOrExit(process.argv.slice(2), { url: 'string', seconds: 'number', out: 'string', 'no-capture': 'boolean', width: 'number', height: 'number', 'audio-delay-ms': 'number' }, USAGE);
+  const capture = flags['no-capture'] !== true;
+  if (!flags.url || (capture ? !flags.out : flags.out) || !flags.seconds) {
     console.error(USAGE);
     process.exit(2);
   }
@@ -65,11 +70,13 @@ async function main() {
   const browser = new ChromiumBrowserSource({ executablePath: '/usr/bin/chromium', display: av.display, pulseServer: av.pulseServer, width, height, workDir, loadTimeoutMs: 20_000, urlPolicy });
   try {
     await browser.open(String(flags.url));
-    const ffmpeg = spawn('ffmpeg', referenceFfmpegArgs({ ...av, width, height, out: String(flags.out), audioDelayMs: Number(flags['audio-delay-ms'] ?? 350) }), {
-      stdio: ['pipe', 'ignore', 'inherit'],
-      env: { ...process.env, PULSE_SERVER: av.pulseServer },
-    });
-    const exited = waitForExit(ffmpeg);
+    const ffmpeg = capture
+      ? spawn('ffmpeg', referenceFfmpegArgs({ ...av, width, height, out: String(flags.out), audioDelayMs: Number(flags['audio-delay-ms'] ?? 350) }), {
+          stdio: ['pipe', 'ignore', 'inherit'],
+          env: { ...process.env, PULSE_SERVER: av.pulseServer },
+        })
+      : undefined;
+    const exited = ffmpeg && waitForExit(ffmpeg);
     // Let capture settle before the measured window, as the recorder measures from its first frame.
     await new Promise((r) => setTimeout(r, 2000));
     const cpuStart = usage.sample();
@@ -77,7 +84,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, Number(flags.seconds) * 1000));
     const cpuSeconds = usage.sample() - cpuStart;
     const windowSeconds = (Date.now() - windowStart) / 1000;
-    ffmpeg.stdin!.end('q');
+    ffmpeg?.stdin!.end('q');
     await exited;
     console.log(JSON.stringify({ cpuCoresPerRecordedSecond: cpuSeconds / windowSeconds, cpuWindowSeconds: windowSeconds, peakPssBytes: usage.peakPssBytes }));
   } finally {

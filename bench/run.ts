@@ -4,8 +4,11 @@
  * Each scenario records the sync test page (quality/: a <video> with a one-frame white flash and a beep at
  * each second, and a frame code that changes every frame) and analyses the file with ffmpeg:
  *  - ours: through the real local stack (API -> workflow -> recorder process -> S3), as a user would;
- *  - reference: the AWS Chime sample's capture settings (bench/reference-recorder.ts), same page, same run.
+ *  - reference: the AWS Chime sample's capture settings (bench/reference-recorder.ts), same page, same run;
+ *  - page alone: the same display, sound server and browser on the same page with no capture at all (the
+ *    floor under any capture of it on this machine), for PAGE_SECONDS.
  * Ratios compare ours with the reference of the same resolution, measured minutes apart on the same machine.
+ * "CPU above page" is a pipeline's CPU minus the page alone's: what capturing and encoding cost.
  *
  * And the Lambda functions (bench/lambda-bundles.ts): each bundle's minified size and its cold init time in
  * a fresh Node process.
@@ -37,6 +40,8 @@ const USAGE =
 const PARTS = ['recorder', 'lambda'] as const;
 const FPS = 30;
 const SIZES: Record<string, { width: number; height: number }> = { '720': { width: 1280, height: 720 }, '1080': { width: 1920, height: 1080 } };
+/** How long the page alone is measured (at most --seconds): CPU per second is steady within a few seconds. */
+const PAGE_SECONDS = 20;
 
 export const OUR_SETTINGS = {
   capture: 'x11grab at 120 Hz in step with Chromium\'s frame clock (16.666 ms tick), first grab of each two-tick slot kept; the slot phase follows where the page\'s pictures reach the screen (watched every 0.5 s until the page moves, then after 10 s and every minute; moved by an encoder handover) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps); sound stamped by sample count, placed by PulseAudio\'s stamps averaged over up to 30 s',
@@ -47,7 +52,7 @@ export const OUR_SETTINGS = {
 
 interface Scenario {
   name: string;
-  pipeline: 'ours' | 'reference';
+  pipeline: 'ours' | 'reference' | 'page';
   resolution: string;
   seconds: number;
   cpuCores: number;
@@ -56,12 +61,13 @@ interface Scenario {
   stopToLastByteMs?: number;
   stopToUploadedMs?: number;
   startupParts?: ReturnType<typeof startupParts>;
-  quality: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'> & {
+  /** Undefined for the page alone (nothing recorded). */
+  quality?: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'> & {
     offsetTimeline: { windowSeconds: number; meanOffsetMs: (number | null)[] };
   };
 }
 
-function pickQuality(r: QualityReport): Scenario['quality'] {
+function pickQuality(r: QualityReport): NonNullable<Scenario['quality']> {
   const { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds } = r;
   return { avOffsetMeanMs, avOffsetStdMs, avDriftMs, repeatedPct, skippedPct, unreadableFrames, analysedFrames, pairs, missedFlashes, durationSeconds, offsetTimeline: offsetTimeline(r) };
 }
@@ -162,6 +168,21 @@ async function recordReference(resolution: string, pageUrl: string, seconds: num
   };
 }
 
+/** The page alone: display, sound server and browser on the page, no capture (bench/reference-recorder.ts --no-capture). */
+async function measurePage(resolution: string, pageUrl: string, seconds: number): Promise<Scenario> {
+  const { width, height } = SIZES[resolution]!;
+  const { stdout } = await run('node', ['bench/reference-recorder.ts', '--url', pageUrl, '--seconds', String(seconds), '--no-capture', '--width', String(width), '--height', String(height)], { maxBuffer: 1 << 20 });
+  const figures = JSON.parse(stdout.trim().split('\n').pop()!);
+  return {
+    name: `page alone ${resolution}p30, ${seconds} s`,
+    pipeline: 'page',
+    resolution,
+    seconds,
+    cpuCores: figures.cpuCoresPerRecordedSecond,
+    peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
+  };
+}
+
 const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
 
 async function main() {
@@ -196,6 +217,8 @@ async function main() {
         scenarios.push(await recordOurs(resolution, page.url, seconds, workDir, keep));
         process.stderr.write(`reference ${resolution}p: ${seconds} s...\n`);
         scenarios.push(await recordReference(resolution, page.url, seconds, workDir));
+        process.stderr.write(`page alone ${resolution}p: ${Math.min(seconds, PAGE_SECONDS)} s...\n`);
+        scenarios.push(await measurePage(resolution, page.url, Math.min(seconds, PAGE_SECONDS)));
         if (resolution === '720' && longSeconds > 0) {
           process.stderr.write(`ours ${resolution}p: ${longSeconds} s...\n`);
           scenarios.push(await recordOurs(resolution, page.url, longSeconds, workDir, keep));
@@ -211,19 +234,22 @@ async function main() {
   const lambda: LambdaFigure[] | undefined = runs('lambda') ? await measureLambdaBundles(lambdaRuns, (line) => process.stderr.write(`${line}\n`)) : undefined;
 
   const referenceOf = (s: Scenario) => scenarios.find((r) => r.pipeline === 'reference' && r.resolution === s.resolution);
+  const pageOf = (s: Scenario) => scenarios.find((r) => r.pipeline === 'page' && r.resolution === s.resolution);
   const rows = scenarios.map((s) => {
     const ref = referenceOf(s);
+    const page = pageOf(s);
     return {
       ...s,
       cpuRatioToReference: ref && s.pipeline === 'ours' ? s.cpuCores / ref.cpuCores : undefined,
+      cpuAbovePageCores: page && s.pipeline !== 'page' ? s.cpuCores - page.cpuCores : undefined,
     };
   });
   const lines = [
-    '| scenario | CPU cores | CPU / ref | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | start -> 1st frame ms | stop -> last byte ms |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | CPU cores | CPU / ref | CPU above page | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | start -> 1st frame ms | stop -> last byte ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${r.peakPssMiB} | ${f(r.quality.avOffsetMeanMs)} (${f(r.quality.avOffsetStdMs)}) | ${f(r.quality.avDriftMs)} | ${f(r.quality.repeatedPct, 2)} | ${f(r.quality.skippedPct, 2)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
+        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${f(r.cpuAbovePageCores, 3)} | ${r.peakPssMiB} | ${f(r.quality?.avOffsetMeanMs)} (${f(r.quality?.avOffsetStdMs)}) | ${f(r.quality?.avDriftMs)} | ${f(r.quality?.repeatedPct, 2)} | ${f(r.quality?.skippedPct, 2)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
     ),
   ];
   const targets = {
