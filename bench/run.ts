@@ -138,7 +138,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
  * Where the start-up time goes, from the recorder's log: the browser's start (launch and frame clock, from the
  * process start), and the encoder's inputs opening (from the encoder's spawn).
  */
-function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean } {
+function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean; steps?: Record<string, number> } {
   const lines = readFileSync(logFile, 'utf8').split('\n').flatMap((l) => {
     try {
       return [JSON.parse(l) as Record<string, unknown>];
@@ -148,7 +148,13 @@ function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenA
   });
   const browser = lines.find((l) => l.message === 'browser started');
   const recording = lines.find((l) => l.message === 'recording');
-  return { browserStartedMs: browser?.ms as number | undefined, inputsOpenAfterMs: recording?.inputsOpenAfterMs as number | undefined, frameClock: browser !== undefined && browser.frameIntervalMs !== undefined };
+  return {
+    browserStartedMs: browser?.ms as number | undefined,
+    inputsOpenAfterMs: recording?.inputsOpenAfterMs as number | undefined,
+    frameClock: browser !== undefined && browser.frameIntervalMs !== undefined,
+    // ms after the process start: the run began (modules loaded), the recording read, the display ready, the encoder spawned.
+    steps: recording?.startup as Record<string, number> | undefined,
+  };
 }
 
 async function recordReference(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {

@@ -22,26 +22,36 @@ const SINK = 'recorder';
 
 export async function startAvEnvironment(opts: { width: number; height: number; workDir: string; startTimeoutMs?: number }): Promise<AvEnvironment> {
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
-  const xvfb = await startXvfb(opts.width, opts.height, timeoutMs);
-  let pulse: ChildProcess | undefined;
-  try {
-    const socket = join(opts.workDir, 'pulse.sock');
-    pulse = await startPulse(socket, opts.workDir, timeoutMs);
-    const pulseProcess = pulse;
-    const keeper = await keepSinkAwake(`unix:${socket}`, timeoutMs);
-    return {
-      display: xvfb.display,
-      pulseServer: `unix:${socket}`,
-      audioSource: `${SINK}.monitor`,
-      async stop() {
-        await Promise.all([terminate(keeper), terminate(pulseProcess), terminate(xvfb.process)]);
-      },
-    };
-  } catch (err) {
-    await terminate(xvfb.process);
-    if (pulse) await terminate(pulse);
-    throw err;
+  const socket = join(opts.workDir, 'pulse.sock');
+  // The display and the sound server do not depend on each other: started side by side (start-up time).
+  const [display, sound] = await Promise.allSettled([
+    startXvfb(opts.width, opts.height, timeoutMs),
+    startPulse(socket, opts.workDir, timeoutMs).then(async (pulse) => {
+      try {
+        return { pulse, keeper: await keepSinkAwake(`unix:${socket}`, timeoutMs) };
+      } catch (err) {
+        await terminate(pulse);
+        throw err;
+      }
+    }),
+  ]);
+  if (display.status === 'rejected' || sound.status === 'rejected') {
+    await Promise.all([
+      display.status === 'fulfilled' && terminate(display.value.process),
+      sound.status === 'fulfilled' && Promise.all([terminate(sound.value.keeper), terminate(sound.value.pulse)]),
+    ]);
+    throw display.status === 'rejected' ? display.reason : (sound as PromiseRejectedResult).reason;
   }
+  const xvfb = display.value;
+  const { pulse, keeper } = sound.value;
+  return {
+    display: xvfb.display,
+    pulseServer: `unix:${socket}`,
+    audioSource: `${SINK}.monitor`,
+    async stop() {
+      await Promise.all([terminate(keeper), terminate(pulse), terminate(xvfb.process)]);
+    },
+  };
 }
 
 async function startXvfb(width: number, height: number, timeoutMs: number): Promise<{ display: string; process: ChildProcess }> {

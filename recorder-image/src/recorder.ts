@@ -95,10 +95,16 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   try {
     const missing = missingPrerequisites();
     if (missing.length) throw new RecorderError('recorder_failed', describeMissing(missing));
+    // Where the start-up time goes (ms after the process start; logged with 'recording').
+    const startup: Record<string, number> = { runStartedMs: Math.round(Date.now() - deps.processStartMs) };
     // The display and sound server start while the recording is read (start-up time).
-    avStarting = startAvEnvironment({ width: config.width, height: config.height, workDir }).then((env) => (av = env));
+    avStarting = startAvEnvironment({ width: config.width, height: config.height, workDir }).then((env) => {
+      startup.displayReadyMs = Math.round(Date.now() - deps.processStartMs);
+      return (av = env);
+    });
     avStarting.catch(() => undefined);
     const recording: Recording | undefined = await deps.repository.find(config.recordingId);
+    startup.recordingReadMs = Math.round(Date.now() - deps.processStartMs);
     if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
     log.appendKeys({ tenantId: recording.tenantId });
     reporter.startHeartbeats(config.heartbeatIntervalMs, lostWorkflow);
@@ -123,6 +129,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     // spawn. The meeting page then loads; a page that fails to load aborts the upload, so no file of an error
     // page is left.
     const loadStarted = Date.now();
+    startup.encoderSpawnedMs = Math.round(loadStarted - deps.processStartMs);
     const launched = raceTermination(browser.launch(), deps.terminated);
     const frameClock = launched.then(() => browser!.frameClock());
     const shown = frameClock.then(() => raceTermination(browser!.show(recording.meetingUrl), deps.terminated));
@@ -143,7 +150,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuAtFirstFrame = cpu.sample();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
-    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
 
     const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
     // The cost cap counts wall time from the first frame, pauses included.

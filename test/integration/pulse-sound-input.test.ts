@@ -52,7 +52,8 @@ describe('the sound server', () => {
       expect(await soundInputOpensAfterMs(av)).toBeLessThan(1200);
       await new Promise((r) => setTimeout(r, 700));
       expect(await soundInputOpensAfterMs(av)).toBeLessThan(1200);
-      const keeperPids = (await run('pgrep', ['-f', `parec .*--device=${av.audioSource}`])).stdout.split('\n').filter(Boolean).map(Number);
+      // The keeper is a child of this process (other tests' recorders run keepers of their own meanwhile).
+      const keeperPids = (await run('pgrep', ['-P', String(process.pid), '-x', 'parec'])).stdout.split('\n').filter(Boolean).map(Number);
       expect(keeperPids.length).toBeGreaterThan(0);
       await av.stop();
       stopped = true;
@@ -69,5 +70,21 @@ describe('the sound server', () => {
     } finally {
       if (!stopped) await av.stop();
     }
+  }, 30_000);
+
+  it('a sound server that cannot start fails the environment with display_failed, and leaves no display running', async () => {
+    const displays = async () => (await run('pgrep', ['-P', String(process.pid), '-x', 'Xvfb']).catch(() => ({ stdout: '' }))).stdout.split('\n').filter(Boolean);
+    const before = await displays();
+    // PulseAudio cannot put its socket under a file (it creates missing folders); Xvfb, started alongside, starts.
+    const result = await startAvEnvironment({ width: 320, height: 240, workDir: '/dev/null/recorder' }).then(
+      async (av) => {
+        await av.stop();
+        return 'started';
+      },
+      (err: unknown) => err,
+    );
+    expect(result).toMatchObject({ code: 'display_failed' });
+    const left = (await displays()).filter((pid) => !before.includes(pid));
+    expect(left).toEqual([]);
   }, 30_000);
 });
