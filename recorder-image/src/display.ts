@@ -73,14 +73,7 @@ async function startXvfb(width: number, height: number, timeoutMs: number): Prom
         resolve(`:${match[1]}`);
       }
     });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new RecorderError('display_failed', `Xvfb could not be started: ${err.message}`, { cause: err }));
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new RecorderError('display_failed', `Xvfb exited with code ${code}: ${stderr.text}`));
-    });
+    rejectOnEarlyEnd(child, 'Xvfb', stderr, timer, reject);
   });
   return { display, process: child };
 }
@@ -119,14 +112,7 @@ async function keepSinkAwake(pulseServer: string, timeoutMs: number): Promise<Ch
           resolve();
         }
       });
-      keeper.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new RecorderError('display_failed', `parec could not be started: ${err.message}`, { cause: err }));
-      });
-      keeper.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new RecorderError('display_failed', `parec exited with code ${code}: ${stderr.text}`));
-      });
+      rejectOnEarlyEnd(keeper, 'parec', stderr, timer, reject);
     });
     keeper.stderr!.removeAllListeners('data');
     keeper.stderr!.resume();
@@ -136,6 +122,18 @@ async function keepSinkAwake(pulseServer: string, timeoutMs: number): Promise<Ch
     await terminate(keeper);
     throw err;
   }
+}
+
+/** Rejects with display_failed when `child` cannot start or exits before it is ready (clearing its start timer). */
+function rejectOnEarlyEnd(child: ChildProcess, name: string, stderr: { text: string }, timer: ReturnType<typeof setTimeout>, reject: (err: Error) => void): void {
+  child.once('error', (err) => {
+    clearTimeout(timer);
+    reject(new RecorderError('display_failed', `${name} could not be started: ${err.message}`, { cause: err }));
+  });
+  child.once('exit', (code) => {
+    clearTimeout(timer);
+    reject(new RecorderError('display_failed', `${name} exited with code ${code}: ${stderr.text}`));
+  });
 }
 
 async function startPulse(socket: string, workDir: string, timeoutMs: number): Promise<ChildProcess> {
