@@ -350,8 +350,9 @@ export class FfmpegRun {
     void Promise.all([timely(options.frameClock), timely(options.grabPhaseMs)]).then(([frameClock, grabPhaseMs]) => {
       clearTimeout(deadlineTimer);
       this.grabPhaseMs = grabPhaseMs;
-      this.phaseLocked = phaseLockedGrab({ ...options, frameClock, grabPhaseMs, timelineBaseSeconds }) !== undefined;
-      this.videoFilter = videoFilter({ ...options, frameClock, grabPhaseMs, timelineBaseSeconds });
+      const grab = { ...options, frameClock, grabPhaseMs, timelineBaseSeconds };
+      this.phaseLocked = phaseLockedGrab(grab) !== undefined;
+      this.videoFilter = videoFilter(grab);
       filterPipe.end(this.videoFilter);
     });
     this.output = this.child.stdout!;

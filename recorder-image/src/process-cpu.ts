@@ -76,7 +76,7 @@ export class ProcessTreeCpu {
   peakPssBytes = 0;
   /** How often PSS was read (see the top of the file). */
   pssReadings = 0;
-  /** The tree's lowest resident set since PSS was last read (bytes), and when that was. */
+  /** The tree's lowest resident set since PSS was last read (bytes), and when PSS was last read. */
   private rssLow = Infinity;
   private pssReadAt = 0;
 
@@ -94,7 +94,8 @@ export class ProcessTreeCpu {
     }
     this.rssLow = Math.min(this.rssLow, rss);
     const now = Date.now();
-    if (rss > this.rssLow + PSS_RSS_GROWTH_BYTES || now - this.pssReadAt >= PSS_REFRESH_MS || this.pssReadings === 0) {
+    // The first sample reads it too (pssReadAt starts at 0).
+    if (rss > this.rssLow + PSS_RSS_GROWTH_BYTES || now - this.pssReadAt >= PSS_REFRESH_MS) {
       let pss = 0;
       for (const s of tree) pss += readPssBytes(s.pid);
       this.peakPssBytes = Math.max(this.peakPssBytes, pss);

@@ -96,15 +96,16 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const missing = missingPrerequisites();
     if (missing.length) throw new RecorderError('recorder_failed', describeMissing(missing));
     // Where the start-up time goes (ms after the process start; logged with 'recording').
-    const startup: Record<string, number> = { runStartedMs: Math.round(Date.now() - deps.processStartMs) };
+    const sinceStart = (at = Date.now()) => Math.round(at - deps.processStartMs);
+    const startup: Record<string, number> = { runStartedMs: sinceStart() };
     // The display and sound server start while the recording is read (start-up time).
     avStarting = startAvEnvironment({ width: config.width, height: config.height, workDir }).then((env) => {
-      startup.displayReadyMs = Math.round(Date.now() - deps.processStartMs);
+      startup.displayReadyMs = sinceStart();
       return (av = env);
     });
     avStarting.catch(() => undefined);
     const recording: Recording | undefined = await deps.repository.find(config.recordingId);
-    startup.recordingReadMs = Math.round(Date.now() - deps.processStartMs);
+    startup.recordingReadMs = sinceStart();
     if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
     log.appendKeys({ tenantId: recording.tenantId });
     reporter.startHeartbeats(config.heartbeatIntervalMs, lostWorkflow);
@@ -129,7 +130,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     // spawn. The meeting page then loads; a page that fails to load aborts the upload, so no file of an error
     // page is left.
     const loadStarted = Date.now();
-    startup.encoderSpawnedMs = Math.round(loadStarted - deps.processStartMs);
+    startup.encoderSpawnedMs = sinceStart(loadStarted);
     const launched = raceTermination(browser.launch(), deps.terminated);
     const frameClock = launched.then(() => browser!.frameClock());
     const shown = frameClock.then(() => raceTermination(browser!.show(recording.meetingUrl), deps.terminated));
@@ -440,10 +441,11 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     measured++;
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     const locked = capture.phaseLocked;
-    // Both spans with the margin: grabs come up to ~2 ms late.
-    const now = spanFit(period, arrivals, phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
+    // Arrivals in the grab span from `at`, counted with the margin: grabs come up to ~2 ms late.
+    const inSpan = (at: number) => spanFit(period, arrivals, at - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
+    const now = inSpan(phase);
     const found = grabPhaseFromArrivals(period, arrivals, span)!;
-    const best = { phase: found.phase, inside: spanFit(period, arrivals, found.phase - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside };
+    const best = { phase: found.phase, inside: inSpan(found.phase) };
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
     log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs });
