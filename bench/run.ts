@@ -152,7 +152,7 @@ function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenA
     browserStartedMs: browser?.ms as number | undefined,
     inputsOpenAfterMs: recording?.inputsOpenAfterMs as number | undefined,
     frameClock: browser !== undefined && browser.frameIntervalMs !== undefined,
-    // ms after the process start: the run began (modules loaded), the recording read, the display ready, the encoder spawned.
+    // ms after the process start: the run began (modules loaded), the recording read, the display ready, the browser launched, its frame clock measured, the encoder spawned.
     steps: recording?.startup as Record<string, number> | undefined,
   };
 }

@@ -4,12 +4,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RECORDER_CONTAINER_NAME } from '../workflow/recording-workflow.ts';
 import type { CallbackLauncher } from './local-step-functions.ts';
 
 export const RECORDER_ENTRY = fileURLToPath(new URL('../recorder-image/src/main.ts', import.meta.url));
+
+/**
+ * Node's compile cache for the recorder processes (start-up time): the recorder's modules and the browser
+ * driver load from compiled code after the first recording, ~0.15 s sooner on this machine.
+ */
+export const RECORDER_COMPILE_CACHE = join(tmpdir(), 'meeting-recorder-compile-cache');
 
 interface RunTaskParameters {
   Overrides?: { ContainerOverrides?: { Name: string; Environment?: { Name: string; Value: string }[] }[] };
@@ -33,7 +40,7 @@ export function localRecorderTasks(opts: { containerEnv: Record<string, string>;
     const recordingId = overrideEnv.RECORDING_ID ?? 'unknown';
     const log = createWriteStream(join(opts.logDir, `${recordingId}.log`), { flags: 'a' });
     const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', RECORDER_ENTRY], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TMPDIR: process.env.TMPDIR ?? '/tmp', ...opts.containerEnv, ...overrideEnv },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TMPDIR: process.env.TMPDIR ?? '/tmp', NODE_COMPILE_CACHE: RECORDER_COMPILE_CACHE, ...opts.containerEnv, ...overrideEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
       // Its own process group: when the recorder dies, the group goes with it, as a Fargate task's processes do.
       detached: true,

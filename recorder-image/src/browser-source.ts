@@ -5,7 +5,8 @@
  * Every HTTP(S) and WebSocket request of the browser goes through the recorder's egress proxy, which
  * enforces the SSRF policy (see egress-proxy.ts); loopback is not exempt.
  */
-import { chromium, type BrowserContext, type Page, type Request } from 'playwright-core';
+import type { BrowserContext, Page, Request } from 'playwright-core';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { RecorderError } from './recorder-error.ts';
 import type { RecorderErrorCode } from '#core/recorder-errors.ts';
@@ -153,6 +154,26 @@ export function chromiumTickMs(fittedMs: number): number {
   return Math.abs(fittedMs - snappedMs) <= 0.02 ? snappedMs : fittedMs;
 }
 
+type BrowserDriver = typeof import('playwright-core');
+let driver: Promise<BrowserDriver> | undefined;
+
+/**
+ * The browser driver, loaded on first use, on the next turn of the event loop. Loading playwright-core takes
+ * ~0.25 s of CPU (more through import(), which also scans the CommonJS source for its export names); the
+ * recorder starts loading it while the display and sound server start, instead of before its first line runs.
+ */
+export function loadBrowserDriver(): Promise<BrowserDriver> {
+  return (driver ??= new Promise<BrowserDriver>((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        resolve(createRequire(import.meta.url)('playwright-core') as BrowserDriver);
+      } catch (err) {
+        reject(err as Error);
+      }
+    }),
+  ));
+}
+
 export class ChromiumBrowserSource implements BrowserSource {
   private readonly options: ChromiumOptions;
   private proxy?: EgressProxy;
@@ -208,6 +229,7 @@ export class ChromiumBrowserSource implements BrowserSource {
     this.proxy ??= await EgressProxy.start({ policy: o.urlPolicy, resolver: o.resolver, log: o.log });
     let context: BrowserContext;
     try {
+      const { chromium } = await loadBrowserDriver();
       context = await chromium.launchPersistentContext(join(o.workDir, 'chromium-profile'), {
         executablePath: o.executablePath,
         headless: false,

@@ -53,7 +53,8 @@ export interface CaptureOptions {
 export const INPUT_OPEN_ALLOWANCE_MS = 1700;
 
 /**
- * The same for a later run (a resume, or a grab move): the frame clock is known by then, so ffmpeg reads its
+ * The same for a run whose frame clock is known at its spawn (a resume, a grab move, and the recorder's first
+ * run, which starts once the browser's clock was measured): ffmpeg reads its
  * inputs as soon as they are open (~0.15–0.3 s after the spawn) and x11grab has little to catch up on. The
  * sooner a later run starts, the sooner a resume shows its first frame, and the shorter two encoders run
  * side by side at a grab move (it was ~2.5 s with the 2.1 s allowance).
@@ -557,7 +558,10 @@ export class FfmpegCapture {
   }
 
   private startRun(): FfmpegRun {
-    const run = new FfmpegRun(this.settings, this.log, this.runs.length ? LATER_RUN_ALLOWANCE_MS : INPUT_OPEN_ALLOWANCE_MS);
+    // A first run whose frame clock and grab phase are still being measured waits for them (the longer
+    // allowance); with both known, it starts as soon as a later run does.
+    const waits = this.settings.frameClock instanceof Promise || this.settings.grabPhaseMs instanceof Promise;
+    const run = new FfmpegRun(this.settings, this.log, this.runs.length || !waits ? LATER_RUN_ALLOWANCE_MS : INPUT_OPEN_ALLOWANCE_MS);
     this.splicer.beginRun(run.zeroWallMs);
     this.attach(run);
     return run;

@@ -9,7 +9,7 @@ import { recordingMediaKey } from '#core/recording-files.ts';
 import { DEFAULT_MAX_DURATION_SECONDS, type Recording, type RecordingFile, type RecordingGap, type StopReason } from '#core/recording.ts';
 import type { RecordingRepository } from '#core/recording-repository.ts';
 import type { RecorderResult } from '../../workflow/recording-workflow.ts';
-import { ChromiumBrowserSource, type BrowserSource } from './browser-source.ts';
+import { ChromiumBrowserSource, loadBrowserDriver, type BrowserSource } from './browser-source.ts';
 import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
@@ -104,6 +104,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       return (av = env);
     });
     avStarting.catch(() => undefined);
+    loadBrowserDriver().catch(() => undefined); // meanwhile (its failure is the launch's)
     const recording: Recording | undefined = await deps.repository.find(config.recordingId);
     startup.recordingReadMs = sinceStart();
     if (!recording) throw new RecorderError('recorder_failed', `Recording ${config.recordingId} does not exist.`);
@@ -124,20 +125,21 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       urlPolicy: config.urlPolicy,
       log,
     });
-    // The encoder and the browser start together. The encoder's inputs open in ~0.15 s, but it reads them
-    // only once it has its video filter, which needs the browser's frame clock (phaseLockedGrab): Chromium
-    // starts meanwhile and its clock is measured, and the file starts INPUT_OPEN_ALLOWANCE_MS after the
-    // spawn. The meeting page then loads; a page that fails to load aborts the upload, so no file of an error
-    // page is left.
+    // The browser starts first and its frame clock is measured; the encoder starts then, with its grab in
+    // step with the clock from its first frame (phaseLockedGrab), and its file starts LATER_RUN_ALLOWANCE_MS
+    // after the spawn. Started side by side, the encoder had to wait for the clock anyway, and a browser slowed
+    // by the encoder's start could miss the filter deadline, leaving the first run on a plain grid until the
+    // first grab move. The meeting page loads while the encoder starts; a page that fails to load aborts the
+    // upload, so no file of an error page is left.
     const loadStarted = Date.now();
-    startup.encoderSpawnedMs = sinceStart(loadStarted);
-    const launched = raceTermination(browser.launch(), deps.terminated);
-    const frameClock = launched.then(() => browser!.frameClock());
-    const shown = frameClock.then(() => raceTermination(browser!.show(recording.meetingUrl), deps.terminated));
-    shown.catch(() => undefined); // awaited below, unless the launch failed first
-    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock, grabPhaseMs: config.grabPhaseMs }, log);
-    await launched;
-    const clock = await frameClock;
+    await raceTermination(browser.launch(), deps.terminated);
+    startup.browserLaunchedMs = sinceStart();
+    const clock = await browser.frameClock();
+    startup.frameClockMs = sinceStart();
+    const shown = raceTermination(browser.show(recording.meetingUrl), deps.terminated);
+    shown.catch(() => undefined); // awaited below
+    startup.encoderSpawnedMs = sinceStart();
+    capture = new FfmpegCapture({ ...av, width: config.width, height: config.height, fps: config.fps, x264Preset: config.x264Preset, videoMaxBitrateKbps: config.videoMaxBitrateKbps, frameClock: clock, grabPhaseMs: config.grabPhaseMs }, log);
     log.info('browser started', { ms: Date.now() - loadStarted, ...(clock ? { frameIntervalMs: clock.intervalMs, tickWallMs: round(clock.tickWallMs) } : { frameClock: 'none: grabbing on the encoder timer' }) });
     const key = recordingMediaKey(recording.tenantId, recording.id);
     sink = deps.createSink(key, capture);
@@ -151,7 +153,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuAtFirstFrame = cpu.sample();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
-    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, phaseLocked: capture.phaseLocked, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
 
     const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
     // The cost cap counts wall time from the first frame, pauses included.

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyseRecording } from '../../quality/analyse.ts';
 import { ensureSyncMedia } from '../../quality/sync-media.ts';
 import { startSyncPageServer, type SyncPageServer } from '../../quality/sync-page.ts';
+import { INPUT_OPEN_ALLOWANCE_MS, LATER_RUN_ALLOWANCE_MS } from '#recorder/ffmpeg-capture.ts';
 import { readRecorderLog } from '../support/recorder-log.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -51,9 +52,19 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(Math.abs(q.avOffsetMeanMs!)).toBeLessThan(100);
     expect(Math.abs(q.avDriftMs!)).toBeLessThan(60);
     // The recorder read the browser's frame clock and grabbed in step with it (phaseLockedGrab).
-    const started = (await readRecorderLog(t.dataDir, created.body.id)).filter((l) => l.message === 'browser started');
+    const log = await readRecorderLog(t.dataDir, created.body.id);
+    const started = log.filter((l) => l.message === 'browser started');
     expect(started).toHaveLength(1);
     expect(started[0]!.frameIntervalMs as number).toBeCloseTo(1000 / 60, 0);
+    // The encoder started once the clock was measured, so its first run grabbed in step from its first
+    // frame (not on a plain grid until the first grab move), and its file started 0.8 s after its spawn.
+    const recording = log.find((l) => l.message === 'recording')!;
+    const steps = recording.startup as Record<string, number>;
+    expect(steps.frameClockMs).toBeLessThanOrEqual(steps.encoderSpawnedMs!);
+    expect(recording.phaseLocked).toBe(true);
+    const spawnToFirstFrameMs = (recording.startupMs as number) - steps.encoderSpawnedMs!;
+    expect(spawnToFirstFrameMs).toBeGreaterThanOrEqual(LATER_RUN_ALLOWANCE_MS - 5);
+    expect(spawnToFirstFrameMs).toBeLessThan(INPUT_OPEN_ALLOWANCE_MS);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or
