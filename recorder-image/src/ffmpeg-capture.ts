@@ -44,11 +44,12 @@ export interface CaptureOptions {
 }
 
 /**
- * Time from the spawn to the file's start: both inputs open, the video filter read (see FILTER_DEADLINE_MS)
- * and x11grab caught up. The inputs open ~0.15 s after the spawn now that the null sink is kept on short
- * blocks (display.ts; it was ~2.0 s, which the allowance of 2.1 s had to cover), but ffmpeg reads nothing
- * until it has its filter, which needs the browser's frame clock (~0.9–1.4 s after the spawn in the bench).
- * x11grab then catches up on the grabs it missed since it opened, in a burst that falls before the start.
+ * Time from the spawn to the file's start for a first run whose frame clock (or grab phase) is passed still
+ * being measured: both inputs open, the video filter read (see FILTER_DEADLINE_MS) and x11grab caught up.
+ * The inputs open ~0.15 s after the spawn now that the null sink is kept on short blocks (display.ts; it was
+ * ~2.0 s, which the allowance of 2.1 s had to cover), but ffmpeg reads nothing until it has its filter,
+ * which needs the clock. x11grab then catches up on the grabs it missed since it opened, in a burst that
+ * falls before the start. The recorder no longer starts a run this way (it measures the clock first).
  */
 export const INPUT_OPEN_ALLOWANCE_MS = 1700;
 
@@ -342,7 +343,7 @@ export class FfmpegRun {
       env: { ...process.env, PULSE_SERVER: options.pulseServer },
     });
     // ffmpeg opens its inputs first and then reads the video filter, which needs the browser's frame clock:
-    // the first run starts while the browser is still starting.
+    // when the clock is passed still being measured, the run starts while it is.
     const filterPipe = this.child.stdio[FILTER_FD] as Writable;
     filterPipe.on('error', () => undefined);
     let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
