@@ -11,6 +11,10 @@
  * With --no-capture it measures the page alone: the same display, sound server and browser on the same
  * page, and no ffmpeg. That is the floor under any capture of the page on this machine.
  *
+ * After the measured window, with the capture still running, it watches for PICTURE_WATCH_MS where the
+ * page's pictures reach the screen (landing-probe.ts) and prints how steadily they came (pictureTiming):
+ * the watch's own CPU is not in the figures.
+ *
  *   node bench/reference-recorder.ts --url URL --seconds 60 --out ref.mp4 [--width 1280 --height 720] [--audio-delay-ms 350]
  *   node bench/reference-recorder.ts --url URL --seconds 20 --no-capture [--width 1280 --height 720]
  */
@@ -23,7 +27,13 @@ import { ChromiumBrowserSource } from '../recorder-image/src/browser-source.ts';
 import { parseAllowedHosts } from '../functions/core/url-policy.ts';
 import { waitForExit } from '../recorder-image/src/child-process.ts';
 import { startAvEnvironment } from '../recorder-image/src/display.ts';
+import { pictureArrivals, pictureTiming } from '../recorder-image/src/landing-probe.ts';
 import { ProcessTreeCpu } from '../recorder-image/src/process-cpu.ts';
+
+/** How long the pictures are watched after the measured window (ms): ~60 intervals at 30 fps. */
+const PICTURE_WATCH_MS = 2000;
+/** The sync page's picture rate (its video is 30 fps, as is this capture). */
+const PAGE_FPS = 30;
 
 const USAGE = 'Usage: node bench/reference-recorder.ts --url URL --seconds N (--out FILE | --no-capture) [--width 1280] [--height 720] [--audio-delay-ms 350]';
 
@@ -84,9 +94,10 @@ async function main() {
     await new Promise((r) => setTimeout(r, Number(flags.seconds) * 1000));
     const cpuSeconds = usage.sample() - cpuStart;
     const windowSeconds = (Date.now() - windowStart) / 1000;
+    const arrivals = await pictureArrivals({ display: av.display, width, height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 3000 }).catch(() => []);
     ffmpeg?.stdin!.end('q');
     await exited;
-    console.log(JSON.stringify({ cpuCoresPerRecordedSecond: cpuSeconds / windowSeconds, cpuWindowSeconds: windowSeconds, peakPssBytes: usage.peakPssBytes }));
+    console.log(JSON.stringify({ cpuCoresPerRecordedSecond: cpuSeconds / windowSeconds, cpuWindowSeconds: windowSeconds, peakPssBytes: usage.peakPssBytes, pictureTiming: pictureTiming(arrivals, PAGE_FPS) }));
   } finally {
     clearInterval(timer);
     await browser.close();

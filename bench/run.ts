@@ -9,6 +9,8 @@
  *    floor under any capture of it on this machine), for PAGE_SECONDS.
  * Ratios compare ours with the reference of the same resolution, measured minutes apart on the same machine.
  * "CPU above page" is a pipeline's CPU minus the page alone's: what capturing and encoding cost.
+ * "Picture jitter" is how steadily the page's pictures reached the screen while a pipeline ran
+ * (landing-probe.ts pictureTiming): the page alone shows how steady the browser is on this machine.
  *
  * And the Lambda functions (bench/lambda-bundles.ts): each bundle's minified size and its cold init time in
  * a fresh Node process.
@@ -33,6 +35,7 @@ import { startSyncPageServer } from '../quality/sync-page.ts';
 import { LAMBDA_TARGETS, lambdaTable, measureLambdaBundles, type LambdaFigure } from './lambda-bundles.ts';
 import { costTable, formatCostTable, inputFromScenarios } from './cost.ts';
 import { REFERENCE_SETTINGS } from './reference-recorder.ts';
+import { poolPictureTiming, type PictureTiming } from '../recorder-image/src/landing-probe.ts';
 
 const run = promisify(execFile);
 const USAGE =
@@ -61,6 +64,11 @@ interface Scenario {
   stopToLastByteMs?: number;
   stopToUploadedMs?: number;
   startupParts?: ReturnType<typeof startupParts>;
+  /**
+   * How steadily the page's pictures reached the screen while this pipeline ran (landing-probe.ts
+   * pictureTiming): ours from the recorder's watches, the others from a watch after the measured window.
+   */
+  pictureTiming?: PictureTiming;
   /** Undefined for the page alone (nothing recorded). */
   quality?: Pick<QualityReport, 'avOffsetMeanMs' | 'avOffsetStdMs' | 'avDriftMs' | 'repeatedPct' | 'skippedPct' | 'unreadableFrames' | 'analysedFrames' | 'pairs' | 'missedFlashes' | 'durationSeconds'> & {
     offsetTimeline: { windowSeconds: number; meanOffsetMs: (number | null)[] };
@@ -118,6 +126,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
     if (keep.media) copyFileSync(file, join(keep.dir, `ours-${resolution}-${seconds}.mp4`));
     return {
       startupParts: startupParts(logFile),
+      pictureTiming: watchedPictureTiming(logFile),
       name: `ours ${resolution}p30, ${seconds} s`,
       pipeline: 'ours',
       resolution,
@@ -139,13 +148,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
  * process start), and the encoder's inputs opening (from the encoder's spawn).
  */
 function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean; steps?: Record<string, number> } {
-  const lines = readFileSync(logFile, 'utf8').split('\n').flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Record<string, unknown>];
-    } catch {
-      return [];
-    }
-  });
+  const lines = logLines(logFile);
   const browser = lines.find((l) => l.message === 'browser started');
   const recording = lines.find((l) => l.message === 'recording');
   return {
@@ -155,6 +158,23 @@ function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenA
     // ms after the process start: the run began (modules loaded), the recording read, the display ready, the browser launched, its frame clock measured, the encoder spawned.
     steps: recording?.startup as Record<string, number> | undefined,
   };
+}
+
+/** The recorder's log, one object per JSON line. */
+function logLines(logFile: string): Record<string, unknown>[] {
+  return readFileSync(logFile, 'utf8').split('\n').flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The picture timing of all the recorder's watches of the page ('pictures reach the screen'), pooled. */
+function watchedPictureTiming(logFile: string): PictureTiming | undefined {
+  const timings = logLines(logFile).flatMap((l) => (l.message === 'pictures reach the screen' && l.timing ? [l.timing as PictureTiming] : []));
+  return poolPictureTiming(timings);
 }
 
 async function recordReference(resolution: string, pageUrl: string, seconds: number, workDir: string): Promise<Scenario> {
@@ -170,6 +190,7 @@ async function recordReference(resolution: string, pageUrl: string, seconds: num
     seconds,
     cpuCores: figures.cpuCoresPerRecordedSecond,
     peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
+    pictureTiming: figures.pictureTiming,
     quality: pickQuality(quality),
   };
 }
@@ -186,10 +207,14 @@ async function measurePage(resolution: string, pageUrl: string, seconds: number)
     seconds,
     cpuCores: figures.cpuCoresPerRecordedSecond,
     peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
+    pictureTiming: figures.pictureTiming,
   };
 }
 
 const f = (n: number | null | undefined, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits));
+
+/** Picture jitter and how many of the watched intervals were off the beat, e.g. `2.1 (0 of 58)`. */
+const pictureCell = (t: PictureTiming | undefined) => (t ? `${f(t.jitterMs)} (${t.offBeat} of ${t.intervals})` : 'n/a');
 
 async function main() {
   const flags = parseFlagsOrExit(
@@ -251,11 +276,11 @@ async function main() {
     };
   });
   const lines = [
-    '| scenario | CPU cores | CPU / ref | CPU above page | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | start -> 1st frame ms | stop -> last byte ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | CPU cores | CPU / ref | CPU above page | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | picture jitter ms (off beat) | start -> 1st frame ms | stop -> last byte ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${f(r.cpuAbovePageCores, 3)} | ${r.peakPssMiB} | ${f(r.quality?.avOffsetMeanMs)} (${f(r.quality?.avOffsetStdMs)}) | ${f(r.quality?.avDriftMs)} | ${f(r.quality?.repeatedPct, 2)} | ${f(r.quality?.skippedPct, 2)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
+        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${f(r.cpuAbovePageCores, 3)} | ${r.peakPssMiB} | ${f(r.quality?.avOffsetMeanMs)} (${f(r.quality?.avOffsetStdMs)}) | ${f(r.quality?.avDriftMs)} | ${f(r.quality?.repeatedPct, 2)} | ${f(r.quality?.skippedPct, 2)} | ${pictureCell(r.pictureTiming)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
     ),
   ];
   const targets = {
@@ -287,6 +312,7 @@ async function main() {
     console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
     console.log(lines.join('\n'));
     console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
+    console.log('Picture jitter: how far the intervals between the page\'s pictures on the screen were from one frame (RMS), and how many were off by more than a third of a frame. It is what the browser gives any capture: a picture that comes late is repeated and the next one skipped.');
   }
   if (lambda) {
     console.log(`\nLambda functions on ${report.machine.cores} cores (${report.machine.cpuModel}): minified bundle (index.js, no source map) and cold init in a fresh Node ${process.version} process (require of the bundle, median of ${lambdaRuns}).\n`);

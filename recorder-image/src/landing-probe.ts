@@ -78,6 +78,58 @@ export function arrivalsFromShowinfo(text: string): number[] {
   return arrivals.filter((t, i) => i === 0 || t - arrivals[i - 1]! > 3);
 }
 
+/**
+ * How steadily the page's pictures reach the screen, from the intervals between consecutive arrivals:
+ * `jitterMs` is their root-mean-square distance from one frame (1/fps), and `offBeat` counts those more
+ * than a third of a frame away from it. Intervals of 1.5 frames or more are `gaps` (a picture the page
+ * did not show, or that the watch missed) and are left out of both.
+ *
+ * A steady page shows each picture one frame after the last, give or take the drawing: on this machine
+ * the sync page alone at 1080p had 1.3–3.1 ms and no interval off the beat. Any capture that keeps one grab
+ * per frame repeats a picture that comes late and skips the one after, so this is what the page gives the
+ * recorder to work with; with a 1080p encoder beside it on two cores, it was 5–8 ms, with 2–14 of ~65
+ * intervals off the beat.
+ */
+export interface PictureTiming {
+  intervals: number;
+  jitterMs: number;
+  offBeat: number;
+  gaps: number;
+}
+
+export function pictureTiming(arrivalsMs: number[], fps: number): PictureTiming | undefined {
+  const frameMs = 1000 / fps;
+  const out = { intervals: 0, jitterMs: 0, offBeat: 0, gaps: 0 };
+  let squares = 0;
+  for (let i = 1; i < arrivalsMs.length; i++) {
+    const d = arrivalsMs[i]! - arrivalsMs[i - 1]!;
+    if (d >= 1.5 * frameMs) {
+      out.gaps++;
+      continue;
+    }
+    out.intervals++;
+    squares += (d - frameMs) ** 2;
+    if (Math.abs(d - frameMs) > frameMs / 3) out.offBeat++;
+  }
+  if (out.intervals === 0) return undefined;
+  out.jitterMs = Math.round(Math.sqrt(squares / out.intervals) * 100) / 100;
+  return out;
+}
+
+/** Several watches' PictureTiming as one (jitter pooled by interval count); undefined when none has intervals. */
+export function poolPictureTiming(timings: PictureTiming[]): PictureTiming | undefined {
+  const seen = timings.filter((t) => t.intervals > 0);
+  if (seen.length === 0) return undefined;
+  const intervals = seen.reduce((n, t) => n + t.intervals, 0);
+  const squares = seen.reduce((n, t) => n + t.intervals * t.jitterMs ** 2, 0);
+  return {
+    intervals,
+    jitterMs: Math.round(Math.sqrt(squares / intervals) * 100) / 100,
+    offBeat: seen.reduce((n, t) => n + t.offBeat, 0),
+    gaps: seen.reduce((n, t) => n + t.gaps, 0),
+  };
+}
+
 /** Arrivals needed before the measured phase is used (~0.15 s of 30 fps video). */
 export const MIN_ARRIVALS = 5;
 

@@ -14,7 +14,7 @@ import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, shouldMoveGrab, spanFit } from './landing-probe.ts';
+import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, pictureTiming, shouldMoveGrab, spanFit } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -450,7 +450,7 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     const best = { phase: found.phase, inside: inSpan(found.phase) };
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
-    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs });
+    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs, timing: pictureTiming(arrivals, config.fps) });
     if (!shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, inSpan: now, inBestSpan: best.inside, phaseMs: phase, bestPhaseMs: best.phase })) continue;
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
     log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });

@@ -65,6 +65,16 @@ describe('recording quality (loose correctness bounds)', () => {
     const spawnToFirstFrameMs = (recording.startupMs as number) - steps.encoderSpawnedMs!;
     expect(spawnToFirstFrameMs).toBeGreaterThanOrEqual(LATER_RUN_ALLOWANCE_MS - 5);
     expect(spawnToFirstFrameMs).toBeLessThan(INPUT_OPEN_ALLOWANCE_MS);
+    // It watched the page's pictures and logged how steadily they came (pictureTiming): a 30 fps video
+    // shows a picture about every 33 ms, so most intervals of a 0.4 s watch are counted and they sit
+    // within a frame of the beat.
+    const watches = log.filter((l) => l.message === 'pictures reach the screen');
+    expect(watches.length).toBeGreaterThanOrEqual(1);
+    const timing = watches[0]!.timing as { intervals: number; jitterMs: number; offBeat: number; gaps: number };
+    expect(timing.intervals).toBeGreaterThanOrEqual(4);
+    expect(timing.jitterMs).toBeGreaterThan(0);
+    expect(timing.jitterMs).toBeLessThan(1000 / 30);
+    expect(timing.offBeat).toBeLessThanOrEqual(timing.intervals);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or

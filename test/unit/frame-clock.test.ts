@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, grabPhaseFromArrivals, shouldMoveGrab, spanFit } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, grabPhaseFromArrivals, pictureTiming, poolPictureTiming, shouldMoveGrab, spanFit } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -201,5 +201,34 @@ describe('where pictures reach the screen (landing-probe)', () => {
     // its grabs are not in step with the ticks, so no count against its phase means anything.
     expect(shouldMoveGrab({ ...watch, phaseLocked: false, inSpan: 0 })).toBe(true);
     expect(shouldMoveGrab({ ...watch, phaseLocked: false, watch: 2, inSpan: 0, bestPhaseMs: 4 })).toBe(true);
+  });
+
+  it('measures how steadily pictures reach the screen: jitter from one frame, intervals off the beat, gaps left out', () => {
+    const frame = 1000 / 30;
+    // Steady pictures, each 1 ms either side of its beat.
+    const steady = Array.from({ length: 31 }, (_, i) => 5000 + i * frame + (i % 2 ? 1 : -1));
+    const even = pictureTiming(steady, 30)!;
+    expect(even.intervals).toBe(30);
+    expect(even.jitterMs).toBeCloseTo(2, 1);
+    expect(even.offBeat).toBe(0);
+    expect(even.gaps).toBe(0);
+    // One picture a tick late (16.7 ms, as under load): the interval before it is long, the one after short,
+    // and a picture the page never showed is a gap, not an interval.
+    const late = [...steady.slice(0, 10), steady[10]! + 16.7, ...steady.slice(11, 20), ...steady.slice(21)];
+    const uneven = pictureTiming(late, 30)!;
+    expect(uneven.offBeat).toBe(2);
+    expect(uneven.gaps).toBe(1);
+    expect(uneven.intervals).toBe(28);
+    expect(uneven.jitterMs).toBeGreaterThan(even.jitterMs * 2);
+    expect(pictureTiming([1000], 30)).toBeUndefined();
+    expect(pictureTiming([1000, 1100], 30)).toBeUndefined();
+    // Watches pooled by interval count.
+    const pooled = poolPictureTiming([even, uneven, { intervals: 0, jitterMs: 0, offBeat: 0, gaps: 3 }])!;
+    expect(pooled.intervals).toBe(58);
+    expect(pooled.offBeat).toBe(2);
+    expect(pooled.gaps).toBe(1);
+    expect(pooled.jitterMs).toBeGreaterThan(even.jitterMs);
+    expect(pooled.jitterMs).toBeLessThan(uneven.jitterMs);
+    expect(poolPictureTiming([])).toBeUndefined();
   });
 });
