@@ -130,6 +130,22 @@ export function poolPictureTiming(timings: PictureTiming[]): PictureTiming | und
   };
 }
 
+/** Picture jitter (ms, PictureTiming.jitterMs) up to which a watch counts the page as steady: 2.3–3.4 ms at 720p and for the 1080p page alone, 5–15 ms at 1080p with an encoder beside it. */
+export const STEADY_JITTER_MS = 4;
+/** Room (ms) a settled page leaves between its pictures and the grab span (margins included). */
+export const SETTLED_ROOM_MS = 3;
+
+/**
+ * Whether a watch saw the page settled: its pictures came on the beat (none off it, jitter up to
+ * STEADY_JITTER_MS) and the nearest arrived at least SETTLED_ROOM_MS from the grab span (`roomMs`,
+ * spanFit's clearance). Pictures that come unsteadily wander within the slot and can move into the span
+ * at any time (in one 1080p bench run, 10 s after a watch that saw none there; 25 % of frames were
+ * repeated from then on), so the recorder watches such a page more often.
+ */
+export function picturesSettled(timing: PictureTiming | undefined, roomMs: number): boolean {
+  return timing !== undefined && timing.offBeat === 0 && timing.jitterMs <= STEADY_JITTER_MS && roomMs >= SETTLED_ROOM_MS;
+}
+
 /** Arrivals needed before the measured phase is used (~0.15 s of 30 fps video). */
 export const MIN_ARRIVALS = 5;
 

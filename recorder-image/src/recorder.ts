@@ -14,7 +14,7 @@ import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, pictureTiming, shouldMoveGrab, spanFit } from './landing-probe.ts';
+import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab, spanFit } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -41,11 +41,14 @@ const FIRST_FRAME_TIMEOUT_MS = 15_000;
 /**
  * When the meeting page's pictures are watched (landing-probe.ts): every half second from the start until
  * they move (a video often starts a moment after the page has loaded), every 5 s after the first 10 s (a
- * still page, until someone's video starts), then 10 s after the first measure, and every minute.
+ * still page, until someone's video starts), then 10 s after the first measure, and then every minute
+ * while the last watch saw the page settled (picturesSettled), or every PICTURE_RECHECK_UNSETTLED_S when
+ * it did not. A watch costs ~0.3 s of CPU (four rows grabbed 1,000 times a second for 0.4 s).
  */
 const PICTURE_WAIT_MS = 500;
 const PICTURE_WAIT_LATER_MS = 5000;
 const PICTURE_RECHECK_S = [10, 60];
+const PICTURE_RECHECK_UNSETTLED_S = 20;
 /** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
 const PICTURE_WATCH_MS = 400;
 /** Arrivals closer than this to the grab span (ms) count as in it: grabs come up to ~2 ms late. */
@@ -432,9 +435,13 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   const period = slotClock(clock, config.fps) ?? clock;
   const startedMs = Date.now();
   let measured = 0;
+  let settled = true;
   // The wait before the next watch: see PICTURE_WAIT_MS.
-  const nextWaitMs = () =>
-    measured === 0 ? (Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS) : 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
+  const nextWaitMs = () => {
+    if (measured === 0) return Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS;
+    if (measured >= PICTURE_RECHECK_S.length && !settled) return 1000 * PICTURE_RECHECK_UNSETTLED_S;
+    return 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
+  };
   for (let waitMs = 0; !ended; waitMs = nextWaitMs()) {
     await Promise.race([sleep(waitMs), o.ended]);
     if (ended || capture.paused) continue;
@@ -444,14 +451,20 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     const locked = capture.phaseLocked;
     // Arrivals in the grab span from `at`, counted with the margin: grabs come up to ~2 ms late.
-    const inSpan = (at: number) => spanFit(period, arrivals, at - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS).inside;
+    const fit = (at: number) => spanFit(period, arrivals, at - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
+    const inSpan = (at: number) => fit(at).inside;
+    const room = (at: number) => (fit(at).inside > 0 ? 0 : fit(at).clearance);
     const now = inSpan(phase);
     const found = grabPhaseFromArrivals(period, arrivals, span)!;
     const best = { phase: found.phase, inside: inSpan(found.phase) };
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
-    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs, timing: pictureTiming(arrivals, config.fps) });
-    if (!shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, inSpan: now, inBestSpan: best.inside, phaseMs: phase, bestPhaseMs: best.phase })) continue;
+    const timing = pictureTiming(arrivals, config.fps);
+    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, inSpan: now, inBestSpan: best.inside, phaseMs: phase, bestPhaseMs: best.phase });
+    // A page is settled when its pictures come steadily and clear of the span the grab stays in.
+    settled = picturesSettled(timing, room(move ? best.phase : phase));
+    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs, timing, settled });
+    if (!move) continue;
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
     log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });
   }

@@ -75,6 +75,8 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(timing.jitterMs).toBeGreaterThan(0);
     expect(timing.jitterMs).toBeLessThan(1000 / 30);
     expect(timing.offBeat).toBeLessThanOrEqual(timing.intervals);
+    // Each watch says whether the page was settled (picturesSettled), which sets when it is watched again.
+    for (const w of watches) expect(typeof w.settled).toBe('boolean');
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or

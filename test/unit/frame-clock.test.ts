@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, grabPhaseFromArrivals, pictureTiming, poolPictureTiming, shouldMoveGrab, spanFit } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, grabPhaseFromArrivals, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, spanFit, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -230,5 +230,18 @@ describe('where pictures reach the screen (landing-probe)', () => {
     expect(pooled.jitterMs).toBeGreaterThan(even.jitterMs);
     expect(pooled.jitterMs).toBeLessThan(uneven.jitterMs);
     expect(poolPictureTiming([])).toBeUndefined();
+  });
+
+  it('counts a page settled only when its pictures come on the beat and clear of the grab span', () => {
+    const steady = { intervals: 11, jitterMs: 2.3, offBeat: 0, gaps: 0 };
+    expect(picturesSettled(steady, 9)).toBe(true);
+    expect(picturesSettled(steady, SETTLED_ROOM_MS)).toBe(true);
+    // Pictures close to the span, or in it (no room), are watched again sooner.
+    expect(picturesSettled(steady, SETTLED_ROOM_MS - 0.5)).toBe(false);
+    expect(picturesSettled(steady, 0)).toBe(false);
+    // Unsteady pictures (as at 1080p with an encoder beside the page) wander, wherever they are now.
+    expect(picturesSettled({ ...steady, jitterMs: STEADY_JITTER_MS + 1 }, 9)).toBe(false);
+    expect(picturesSettled({ ...steady, offBeat: 1 }, 9)).toBe(false);
+    expect(picturesSettled(undefined, 9)).toBe(false);
   });
 });
