@@ -453,7 +453,10 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     // Arrivals in the grab span from `at`, counted with the margin: grabs come up to ~2 ms late.
     const fit = (at: number) => spanFit(period, arrivals, at - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
     const inSpan = (at: number) => fit(at).inside;
-    const room = (at: number) => (fit(at).inside > 0 ? 0 : fit(at).clearance);
+    const room = (at: number) => {
+      const { inside, clearance } = fit(at);
+      return inside > 0 ? 0 : clearance;
+    };
     const now = inSpan(phase);
     const found = grabPhaseFromArrivals(period, arrivals, span)!;
     const best = { phase: found.phase, inside: inSpan(found.phase) };
@@ -466,6 +469,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs, timing, settled });
     if (!move) continue;
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
+    // A move that failed left the grab where pictures arrive: watch again soon.
+    if (!moved) settled = false;
     log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });
   }
 }
