@@ -49,6 +49,8 @@ const PICTURE_WAIT_MS = 500;
 const PICTURE_WAIT_LATER_MS = 5000;
 const PICTURE_RECHECK_S = [10, 60];
 const PICTURE_RECHECK_UNSETTLED_S = 20;
+/** A run of watches that see too few pictures is logged at its first and then every this many (~1 min at 5 s). */
+const UNSEEN_LOG_EVERY = 12;
 /** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
 const PICTURE_WATCH_MS = 400;
 /** Arrivals closer than this to the grab span (ms) count as in it: grabs come up to ~2 ms late. */
@@ -436,6 +438,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   const startedMs = Date.now();
   let measured = 0;
   let settled = true;
+  // Watches in a row that saw too few pictures to place them (see 'pictures not seen').
+  let unseen = 0;
   // The wait before the next watch: see PICTURE_WAIT_MS.
   const nextWaitMs = () => {
     if (measured === 0) return Date.now() - startedMs < 10_000 ? PICTURE_WAIT_MS : PICTURE_WAIT_LATER_MS;
@@ -445,8 +449,19 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   for (let waitMs = 0; !ended; waitMs = nextWaitMs()) {
     await Promise.race([sleep(waitMs), o.ended]);
     if (ended || capture.paused) continue;
-    const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch(() => []);
-    if (ended || arrivals.length < MIN_ARRIVALS) continue;
+    let failure: string | undefined;
+    const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch((err: Error) => {
+      failure = err.message;
+      return [];
+    });
+    if (ended) continue;
+    if (arrivals.length < MIN_ARRIVALS) {
+      // A still page shows nothing to watch; so does a watch that failed or stalled. Logged now and then
+      // (the first time, then every UNSEEN_LOG_EVERY-th) so that a run whose grab never moved says why.
+      if (unseen++ % UNSEEN_LOG_EVERY === 0) log.info('pictures not seen', { watches: unseen, arrivals: arrivals.length, ...(failure && { error: failure }) });
+      continue;
+    }
+    unseen = 0;
     measured++;
     const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     const locked = capture.phaseLocked;
