@@ -12,6 +12,7 @@ import { analyseRecording } from '../../quality/analyse.ts';
 import { ensureSyncMedia } from '../../quality/sync-media.ts';
 import { startSyncPageServer, type SyncPageServer } from '../../quality/sync-page.ts';
 import { INPUT_OPEN_ALLOWANCE_MS, LATER_RUN_ALLOWANCE_MS } from '#recorder/ffmpeg-capture.ts';
+import { poolPictureTiming, type PictureTiming } from '#recorder/landing-probe.ts';
 import { readRecorderLog } from '../support/recorder-log.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
@@ -67,10 +68,12 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(spawnToFirstFrameMs).toBeLessThan(INPUT_OPEN_ALLOWANCE_MS);
     // It watched the page's pictures and logged how steadily they came (pictureTiming): a 30 fps video
     // shows a picture about every 33 ms, so most intervals of a 0.4 s watch are counted and they sit
-    // within a frame of the beat.
+    // within a frame of the beat. Pooled over the watches: the first one, at the start, can place its 5
+    // pictures with gaps between all of them and so carry no timing (seen with both cores busy).
     const watches = log.filter((l) => l.message === 'pictures reach the screen');
     expect(watches.length).toBeGreaterThanOrEqual(1);
-    const timing = watches[0]!.timing as { intervals: number; jitterMs: number; offBeat: number; gaps: number };
+    const timing = poolPictureTiming(watches.flatMap((w) => (w.timing ? [w.timing as PictureTiming] : [])))!;
+    expect(timing).toBeDefined();
     expect(timing.intervals).toBeGreaterThanOrEqual(4);
     expect(timing.jitterMs).toBeGreaterThan(0);
     expect(timing.jitterMs).toBeLessThan(1000 / 30);
