@@ -120,25 +120,36 @@ const FRAME_CLOCK_TICKS = 13;
 /**
  * The frame clock from requestAnimationFrame timestamps (ms on the page's clock, whose zero is `timeOrigin` ms
  * since the epoch; Chromium coarsens them to 0.1 ms): a least-squares line through the ticks gives the interval
- * and the time of the last tick. Undefined unless the ticks are steady: every interval within 20 % of the
- * fitted one, which must be 5–50 ms (a page that skipped frames while loading gives no clock).
+ * and the time of the last tick. A timestamp is the time of the tick the frame was drawn on, so a frame the
+ * page skipped (busy while it loads) leaves a gap of whole ticks: each interval is counted in ticks of the
+ * median one-tick interval. Undefined unless every interval is within 20 % of a whole number of ticks, and the tick is
+ * 5–50 ms.
  */
 export function frameClockFromTicks(timeOrigin: number, ticks: number[]): FrameClock | undefined {
   const n = ticks.length;
   if (n < 4) return undefined;
-  const meanI = (n - 1) / 2;
+  const intervals = ticks.slice(1).map((t, i) => t - ticks[i]!);
+  const shortest = Math.min(...intervals);
+  // The one-tick intervals: up to half as long again as the shortest (a late callback shortens the next one).
+  const single = intervals.filter((d) => d < shortest * 1.5).sort((a, b) => a - b);
+  const tick = single[Math.floor(single.length / 2)]!;
+  if (!(tick >= 5 && tick <= 50)) return undefined;
+  const steps = intervals.map((d) => Math.round(d / tick));
+  if (intervals.some((d, i) => steps[i]! < 1 || Math.abs(d - steps[i]! * tick) > tick * 0.2)) return undefined;
+  // Each timestamp's tick number, and the line through them.
+  const at = [0];
+  for (const k of steps) at.push(at.at(-1)! + k);
+  const meanI = at.reduce((a, b) => a + b, 0) / n;
   const meanT = ticks.reduce((a, b) => a + b, 0) / n;
   let num = 0;
   let den = 0;
   ticks.forEach((t, i) => {
-    num += (i - meanI) * (t - meanT);
-    den += (i - meanI) ** 2;
+    num += (at[i]! - meanI) * (t - meanT);
+    den += (at[i]! - meanI) ** 2;
   });
   const fittedMs = num / den;
-  if (!(fittedMs >= 5 && fittedMs <= 50)) return undefined;
-  if (ticks.slice(1).some((t, i) => Math.abs(t - ticks[i]! - fittedMs) > fittedMs * 0.2)) return undefined;
   const intervalMs = chromiumTickMs(fittedMs);
-  return { tickWallMs: timeOrigin + meanT + fittedMs * (n - 1 - meanI), intervalMs };
+  return { tickWallMs: timeOrigin + meanT + fittedMs * (at[n - 1]! - meanI), intervalMs };
 }
 
 /**
@@ -221,7 +232,10 @@ export class ChromiumBrowserSource implements BrowserSource {
       new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
     ]);
     clearTimeout(timer);
-    return sample && frameClockFromTicks(sample.origin, sample.ticks);
+    const clock = sample && frameClockFromTicks(sample.origin, sample.ticks);
+    // Why there is none: no answer in time, or ticks off the grid (their intervals, ms).
+    if (!clock) this.options.log?.info('no frame clock', { intervalsMs: sample ? sample.ticks.slice(1).map((t, i) => Math.round((t - sample.ticks[i]!) * 10) / 10) : 'no answer' });
+    return clock;
   }
 
   async launch(): Promise<void> {

@@ -24,11 +24,11 @@ export interface CaptureOptions {
   x264Preset: string;
   videoMaxBitrateKbps: number;
   /**
-   * The browser's frame clock (see FrameClock). With it, the display is grabbed in step with the browser's
-   * frames (see phaseLockedGrab); without it, at the frame rate, whenever ffmpeg's own timer says.
+   * The browser's frame clock (see FrameClock). With it, the display is grabbed once per frame in step with
+   * the browser's frames (see grabTimer); without it, at the frame rate, whenever ffmpeg's own timer says.
    */
   frameClock?: FrameClock;
-  /** Where in the browser's tick the kept grab falls (ms after the tick); see defaultGrabPhaseMs. */
+  /** Where in the output slot the grab falls (ms after the slot's tick); see defaultGrabPhaseMs. */
   grabPhaseMs?: number;
   /**
    * Start of the output timeline, in whole seconds since the epoch (at or before the capture starts).
@@ -44,23 +44,12 @@ export interface CaptureOptions {
 }
 
 /**
- * Time from the spawn to the file's start for a first run whose frame clock (or grab phase) is passed still
- * being measured: both inputs open, the video filter read (see FILTER_DEADLINE_MS) and x11grab caught up.
- * The inputs open ~0.15 s after the spawn now that the null sink is kept on short blocks (display.ts; it was
- * ~2.0 s, which the allowance of 2.1 s had to cover), but ffmpeg reads nothing until it has its filter,
- * which needs the clock. x11grab then catches up on the grabs it missed since it opened, in a burst that
- * falls before the start. The recorder no longer starts a run this way (it measures the clock first).
+ * Time from an encoder's spawn to the file's start: both inputs open (pulse ~0.06–0.15 s after the spawn,
+ * x11grab at the gate, up to one slot later; see grabTimer), x11grab's first two grabs read for its stream
+ * info (~70 ms), and the output open. The sooner a run starts, the sooner a resume shows its first frame, and
+ * the shorter two encoders run side by side at a grab move.
  */
-export const INPUT_OPEN_ALLOWANCE_MS = 1700;
-
-/**
- * The same for a run whose frame clock is known at its spawn (a resume, a grab move, and the recorder's first
- * run, which starts once the browser's clock was measured): ffmpeg reads its
- * inputs as soon as they are open (~0.15–0.3 s after the spawn) and x11grab has little to catch up on. The
- * sooner a later run starts, the sooner a resume shows its first frame, and the shorter two encoders run
- * side by side at a grab move (it was ~2.5 s with the 2.1 s allowance).
- */
-export const LATER_RUN_ALLOWANCE_MS = 800;
+export const RUN_START_ALLOWANCE_MS = 800;
 
 /**
  * The AAC encoder's priming (1024 samples at 48 kHz). The muxer shifts both tracks so that the first sound
@@ -89,35 +78,45 @@ const GRAB_QUEUE_BYTES = 128 * 2 ** 20;
  * 1080p). Each grab is a shared-memory image that x11grab keeps in a pool once made, so the pool grows to
  * the most grabs ever waiting and holds that memory (in ffmpeg and in Xvfb) to the end. At 1080p a queue of
  * 64 (8.3 MB grabs) reached 47–64 images, 390–530 MB; with 16 the bench's peak PSS fell from 1,177–1,497
- * MiB to 925–1,055 MiB (19 runs), with no more repeated frames. It still fills once per encoder run,
- * ~0.35 s after the file starts ('grab queue full' in the log): the grabber then waits, and at 1080p most
- * runs skip 2–4 frames there (why the encoder falls behind then is not known; its main thread uses 0.1 cores
- * later on). See ffmpegArgs on the input order.
+ * MiB to 925–1,055 MiB (19 runs), with no more repeated frames. See ffmpegArgs on the input order.
  */
 export function grabQueueSize(width: number, height: number): number {
   return Math.min(64, Math.max(16, Math.floor(GRAB_QUEUE_BYTES / (width * height * 4))));
 }
 
 /**
- * Grabs per output frame (see phaseLockedGrab): the kept grab falls up to one grab interval after the slot
- * start, and that span must fit between the page's picture arrivals (landing-probe.ts). 4 at 30 fps (8.3 ms):
- * with 3 (11.1 ms) it filled the whole settled part of the tick, and one bench run in four got ~10 % repeated
- * frames. 6 at 1080p made it worse (6 % instead of 1.6–2.4 %): Xvfb copies 8 MB per grab, and the busier X
- * server put the browser's pictures on the screen at more scattered times. Each extra grab per frame costs
- * ~0.01 cores at 720p and ~0.025 at 1080p.
+ * Where a run's grabs are taken around the phase its first grab showed (FfmpegRun.gate.firstGrabInSlotMs):
+ * from GRAB_EARLY_MS before to GRAB_LATE_MS after (ms). x11grab's timer wakes late on a busy machine. From the
+ * grabs' stamps in the file on the sync page: the median within 0.8 ms of the first grab, and 5 % to 95 % of
+ * the grabs from 0.6 ms before it to 3.2 ms after (1080p; 720p: 2.5 ms in all).
  */
-export const GRABS_PER_FRAME = 4;
-
-/** Time between grabs (ms): the kept grab of a slot falls up to this long after the slot's start. */
-export const grabIntervalMs = (fps: number) => 1000 / (fps * GRABS_PER_FRAME);
+export const GRAB_EARLY_MS = 0.5;
+export const GRAB_LATE_MS = 3.5;
 
 /**
- * Where the grab slots start after a tick (ms) until the meeting page's pictures have been watched
- * (landing-probe.ts; the recorder then moves the grab where they are settled). From the first sweep on the
- * sync page (grabbing at 29.9 Hz so that the grab walks through the tick): a picture reached the screen
- * 12–17 ms after its tick at 720p and 14–20 ms at 1080p, so the slots start 2 ms (720p) or 4.5 ms (1080p)
- * after a tick; in between, by pixel count. Later launches put pictures elsewhere in the tick (2–17 ms), so
- * this is only a starting point. GRAB_PHASE_MS fixes the phase instead (RecorderConfig.grabPhaseMs).
+ * From the gate's byte to x11grab's timer start (ms; see grabTimer): x11grab opens right after the gate
+ * input has read it. Measured 1.0–1.9 ms on an idle machine (12 runs). On a busy one the grabs land later
+ * than planned (the first run's 0.8 ms at 720p, 3.8 ms at 1080p), so the recorder measures where they
+ * landed and plans a grab move by that (followPictures).
+ */
+export const GATE_LEAD_MS = 1.2;
+
+/** How long after pulse is open the gate waits at least (ms): ffmpeg must be reading the gate by then. */
+const GATE_READY_MS = 8;
+/** The last part of the wait for the gate's instant, spent spinning (ms). */
+const GATE_SPIN_MS = 5;
+/** A gate opened later than this after its instant (ms) would put the grabs off their phase: see openGate. */
+const GATE_MAX_LATE_MS = 0.3;
+/** Slots the gate may wait for a timer on time, before it opens late (~1 s). */
+const GATE_MAX_MISSES = 30;
+
+/**
+ * Where the grab falls in the output slot (ms after its tick) until the meeting page's pictures have been
+ * watched (landing-probe.ts; the recorder then moves the grab where they are settled). From the first sweep
+ * on the sync page, a picture reached the screen 12–17 ms after its tick at 720p and 14–20 ms at 1080p;
+ * later launches put pictures elsewhere in the tick (2–17 ms), and which of a slot's two ticks a 30 fps
+ * video's pictures follow differs too, so this is only a starting point. GRAB_PHASE_MS fixes the phase
+ * instead (RecorderConfig.grabPhaseMs).
  */
 export function defaultGrabPhaseMs(width: number, height: number): number {
   const at720 = 1280 * 720;
@@ -127,21 +126,42 @@ export function defaultGrabPhaseMs(width: number, height: number): number {
 }
 
 /**
- * Grabbing in step with the browser. x11grab grabs on ffmpeg's own timer, whose phase against the browser's
- * ticks is set by when ffmpeg happens to start: a grab that falls where the picture of a tick is being put on
- * the screen sees the old or the new picture by a few ms of jitter, and the file gets a repeated frame next to
- * a skipped one. That was the source of the repeated frames at 720p (7 % in some runs, none in others; the
- * browser drew every frame, and the encoder gets exactly the grabs). So the display is grabbed
- * GRABS_PER_FRAME times per output frame, and only the first grab in each output slot is kept: the slots are
- * one frame long and start grabPhaseMs after a tick, so the kept grab always falls where the picture is
- * settled, whatever ffmpeg's timer does. A catch-up burst of grabs also gives one frame per slot.
- * Undefined (no clock, or a slot is not a whole number of ticks): videoFilter then uses a plain 1/fps grid.
+ * Grabbing in step with the browser, once per output frame. x11grab grabs on its own timer, which starts
+ * when the input is opened and then ticks every frame interval (whole microseconds, on the monotonic clock
+ * Chromium ticks on). Chromium's slot of two 16.666 ms ticks is 33,332 µs, so a `-framerate` of
+ * 1000000/33332 keeps every grab at one place in the browser's slot for as long as the recording runs; the
+ * timer's start sets that place. ffmpeg opens its inputs one after another, so a gate input (a pipe that
+ * gives its one byte when the recorder writes it) is opened just before x11grab: the recorder writes the
+ * byte at the instant that puts the grabs at the grab phase (GATE_LEAD_MS before). A grab that falls where
+ * a picture is being put on the screen sees the old or the new picture by chance, and the file gets a
+ * repeated frame next to a skipped one, so the phase is chosen where the page's pictures are settled.
+ *
+ * It replaces grabbing four times per frame (at 120 Hz on ffmpeg's timer) and keeping the first grab of
+ * each slot: the kept grab fell anywhere in an 8.3 ms span, which took most of the room between a picture
+ * and the next, and the three other grabs cost Xvfb a screen copy each (~0.04 cores at 720p).
+ *
+ * The select filter still keeps one grab per slot (slots centred on the grab phase): after a stall x11grab
+ * catches up with a burst of grabs, and only the first of them is kept. Undefined without a clock, or when
+ * a slot is not a whole number of ticks: videoFilter then uses a plain 1/fps grid.
  */
-export function phaseLockedGrab(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): { slotOriginSeconds: number; slotSeconds: number } | undefined {
+export function grabTimer(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>):
+  | { framerate: string; slotOriginSeconds: number; slotSeconds: number; gateAt(readyMs: number): number }
+  | undefined {
   const slot = o.frameClock && slotClock(o.frameClock, o.fps);
   if (!slot) return undefined;
-  const slotOriginMs = slot.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height)) - o.timelineBaseSeconds * 1000;
-  return { slotOriginSeconds: slotOriginMs / 1000, slotSeconds: slot.intervalMs / 1000 };
+  const slotUs = Math.round(slot.intervalMs * 1000);
+  const grabWallMs = slot.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height));
+  const slotOriginMs = grabWallMs - slot.intervalMs / 2 - o.timelineBaseSeconds * 1000;
+  return {
+    framerate: `1000000/${slotUs}`,
+    slotOriginSeconds: slotOriginMs / 1000,
+    slotSeconds: slot.intervalMs / 1000,
+    // The first instant from `readyMs` on at which the gate's byte puts the grabs at the phase.
+    gateAt: (readyMs: number) => {
+      const gate = grabWallMs - GATE_LEAD_MS;
+      return gate + Math.ceil((readyMs - gate) / slot.intervalMs) * slot.intervalMs;
+    },
+  };
 }
 
 /**
@@ -157,26 +177,8 @@ export function slotClock(clock: FrameClock, fps: number): FrameClock | undefine
   return { tickWallMs: clock.tickWallMs, intervalMs: Math.round(ticksPerSlot) * clock.intervalMs };
 }
 
-/**
- * What the capture needs; each run adds its own timeline base and start. The frame clock may still be
- * being measured when the first run starts (see FfmpegRun).
- */
-export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds' | 'frameClock' | 'grabPhaseMs'> & {
-  frameClock?: FrameClock | Promise<FrameClock | undefined>;
-  /** The grab phase (see CaptureOptions.grabPhaseMs), possibly still being measured (see landing-probe.ts). */
-  grabPhaseMs?: number | Promise<number | undefined>;
-};
-
-/**
- * How long before the file starts ffmpeg must have its video filter: after reading it, ffmpeg opens the
- * output, starts reading its inputs and catches up on the grabs x11grab missed while it waited (a burst of
- * up to ~1 s of grabs; at 1080p its queue fills and the grabber waits meanwhile), and all of that must be
- * over before the first frame of the file, or the file starts with a held picture. A frame clock or grab
- * phase not known by then is not waited for: the slots fall back to a plain grid, or the phase to
- * defaultGrabPhaseMs, and the recorder moves the grab as soon as it has watched the page
- * (FfmpegCapture.rephase). So the filter deadline is 1.2 s after the spawn, as before.
- */
-export const FILTER_DEADLINE_MS = 500;
+/** What the capture needs; each run adds its own timeline base and start. */
+export type CaptureSettings = Omit<CaptureOptions, 'timelineBaseSeconds' | 'startAtSeconds'>;
 
 export interface CaptureProgress {
   frame: number;
@@ -188,16 +190,16 @@ export interface CaptureProgress {
 /** The least time between two kept grabs (s; see videoFilter). */
 const MIN_FRAME_GAP_S = 0.01;
 
-/** The child's file descriptor that carries the video filter (see ffmpegArgs). */
-const FILTER_FD = 4;
+/** The child's file descriptor of the gate input (see grabTimer). */
+const GATE_FD = 4;
 
 /**
  * The video filter: the shared timeline base off the grabs' wall-clock stamps, and the first grab of each
- * slot kept. Slots are one frame long; in step with the browser's ticks (phaseLockedGrab) when its frame
- * clock is known, otherwise on a plain 1/fps grid (grabs then fall wherever ffmpeg's timer puts them).
+ * slot kept. Slots are one frame long, centred on the grab phase (grabTimer) when the browser's frame clock
+ * is known, otherwise a plain 1/fps grid (grabs then fall wherever ffmpeg's timer puts them).
  */
 export function videoFilter(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): string {
-  const grab = phaseLockedGrab(o) ?? { slotOriginSeconds: 0, slotSeconds: 1 / o.fps };
+  const grab = grabTimer(o) ?? { slotOriginSeconds: 0, slotSeconds: 1 / o.fps };
   const slot = (time: string) => `floor((${time}-${grab.slotOriginSeconds.toFixed(6)})/${grab.slotSeconds.toFixed(9)})`;
   // A kept grab at least MIN_FRAME_GAP_S after the previous one: a late grab at the end of one slot and the
   // next slot's first grab can be a fraction of a ms apart (under load), which gave two pictures one
@@ -237,14 +239,14 @@ export function audioFilter(timelineBaseSeconds: number): string {
 
 /**
  * The capture command. Four choices keep sound and picture in step and every frame of the page in the file:
- *  - Grabs in step with the browser's frames (phaseLockedGrab), when its frame clock is known.
+ *  - Grabs in step with the browser's frames (grabTimer), when its frame clock is known.
  *  - One timeline. x11grab and pulse both stamp with the wall clock, but by default ffmpeg starts each
  *    input at zero on its own, and one opens up to ~1.3 s after the other: the audio came out 0.7 s early.
  *    `-copyts` keeps the wall-clock stamps and setpts/asetpts subtract one shared base.
  *  - The file starts at one instant for both tracks, after both inputs are open: `-ss` on the output
- *    timeline (see startAtSeconds). Pulse is opened first, then x11grab: ffmpeg reads neither until both
- *    are open and it has its filter, and x11grab then catches up on the grabs it missed since it opened,
- *    in a burst. When pulse took ~2 s to open (see display.ts), x11grab opened first caught up on ~2 s of
+ *    timeline (see startAtSeconds). Pulse is opened first, then the gate, then x11grab: ffmpeg reads
+ *    none until all are open, and x11grab then catches up on the grabs it missed since it opened, in a
+ *    burst. When pulse took ~2 s to open (see display.ts), x11grab opened first caught up on ~2 s of
  *    grabs at once, which filled a 64-grab queue and held 47–64 grab images (see grabQueueSize). Grabs of
  *    a burst fall in one slot and are dropped (one grab per slot), and the cut drops the first moments.
  *  - No frame-rate conversion (`-fps_mode passthrough`): each grab is one output frame at its own time,
@@ -252,8 +254,9 @@ export function audioFilter(timelineBaseSeconds: number): string {
  *    Forcing CFR (`-r 30 -fps_mode cfr`) duplicated and dropped frames whenever a grab came a little early or late
  *    (about 10 % repeated and 5 % skipped frames on the sync page at 720p30).
  */
-export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>): string[] {
+export function ffmpegArgs(o: CaptureOptions): string[] {
   const gop = o.fps * 2;
+  const timer = grabTimer(o);
   return [
     '-hide_banner',
     // info: the input dump carries x11grab's wall-clock start time (see firstFrameAtMs).
@@ -267,16 +270,17 @@ export function ffmpegArgs(o: Omit<CaptureOptions, 'frameClock' | 'grabPhaseMs'>
     '-f', 'pulse', '-sample_rate', '48000', '-channels', '2', '-i', o.audioSource,
     // A short queue of grabs (grabQueueSize): each is a shared-memory image that stays allocated once made
     // (peak PSS +225 MiB at 720p with 512).
+    // The gate (see grabTimer): x11grab opens once this input has read the recorder's one byte. (An input
+    // named pipe:N turns off ffmpeg's reading of stdin, so a run is ended with SIGINT rather than 'q'.)
+    '-f', 'u8', '-sample_rate', '1000', '-channels', '1', '-i', `pipe:${GATE_FD}`,
     '-thread_queue_size', String(grabQueueSize(o.width, o.height)),
-    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', String(o.fps * GRABS_PER_FRAME), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
-    '-map', '1:v', '-map', '0:a',
-    // The video filter (videoFilter) comes through a pipe that ffmpeg reads once its inputs are open, so the
-    // encoder can start while the browser starts and its frame clock is measured (see FfmpegRun).
-    '-filter_script:v', `pipe:${FILTER_FD}`,
+    '-f', 'x11grab', '-draw_mouse', '0', '-framerate', timer?.framerate ?? String(o.fps), '-video_size', `${o.width}x${o.height}`, '-i', `${o.display}.0+0,0`,
+    '-map', '2:v', '-map', '0:a',
+    '-vf', videoFilter(o),
     '-af', audioFilter(o.timelineBaseSeconds),
     '-ss', o.startAtSeconds.toFixed(3),
-    // The output's nominal rate (for the H.264 level; grabbing at GRABS_PER_FRAME x fps would set level 6.2);
-    // passthrough still keeps each kept grab at its own time, with no frame duplicated or dropped.
+    // The output's nominal rate (for the H.264 level); passthrough still keeps each kept grab at its own
+    // time, with no frame duplicated or dropped.
     '-r', String(o.fps),
     '-fps_mode', 'passthrough',
     // Millisecond timestamps: in the frame-rate time base (1/30 s) a grab's time was rounded to a tick,
@@ -299,7 +303,7 @@ export class FfmpegRun {
   private progressListeners: ((p: CaptureProgress) => void)[] = [];
   private startListeners: (() => void)[] = [];
   private stopping = false;
-  /** True once ffmpeg finished the file on request ('q'), as opposed to dying on its own. */
+  /** True once ffmpeg finished the file on request (SIGINT), as opposed to dying on its own. */
   finishedCleanly = false;
   last: CaptureProgress = { frame: 0, outTimeSeconds: 0, dropFrames: 0, dupFrames: 0 };
   /**
@@ -318,45 +322,58 @@ export class FfmpegRun {
 
   /** Wall-clock time of media time 0 in this run's output (see AAC_PRIMING_MS). */
   readonly zeroWallMs: number;
-  /** The video filter given to ffmpeg (see videoFilter), once the frame clock is known. */
-  videoFilter?: string;
-  /** The grab phase it was given (ms after a tick), when one was known in time (else defaultGrabPhaseMs). */
-  grabPhaseMs?: number;
+  /** The video filter given to ffmpeg (see videoFilter). */
+  readonly videoFilter: string;
+  /** The grab phase it was given (ms after a slot's tick), if any (else defaultGrabPhaseMs). */
+  readonly grabPhaseMs?: number;
+  /** Whether its grabs are in step with the browser's ticks (grabTimer): false without a frame clock. */
+  readonly phaseLocked: boolean;
   /**
-   * Whether its grabs are in step with the browser's ticks (phaseLockedGrab): false when the frame clock was
-   * not known by the filter deadline, and the slots are a plain 1/fps grid on ffmpeg's timer.
+   * How the gate went (see grabTimer): how late its byte was written after the planned instant, and where
+   * in the slot x11grab's first grab fell (ms after the tick), against the phase.
    */
-  phaseLocked = false;
+  gate?: { lateMs: number; missed: number; firstGrabInSlotMs?: number };
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
-  /** `allowanceMs`: from the spawn to the file's start (INPUT_OPEN_ALLOWANCE_MS, or LATER_RUN_ALLOWANCE_MS). */
-  constructor(options: CaptureSettings, log?: Logger, allowanceMs = INPUT_OPEN_ALLOWANCE_MS) {
+  /** `allowanceMs`: from the spawn to the file's start (RUN_START_ALLOWANCE_MS). */
+  constructor(options: CaptureSettings, log?: Logger, allowanceMs = RUN_START_ALLOWANCE_MS) {
     const now = Date.now();
     const timelineBaseSeconds = Math.floor(now / 1000);
     this.timelineBaseMs = timelineBaseSeconds * 1000;
     this.fileStartMs = now + allowanceMs;
     this.zeroWallMs = this.fileStartMs - AAC_PRIMING_MS;
     const startAtSeconds = (this.fileStartMs - this.timelineBaseMs) / 1000;
-    this.child = spawn('ffmpeg', ffmpegArgs({ ...options, timelineBaseSeconds, startAtSeconds }), {
+    const o = { ...options, timelineBaseSeconds, startAtSeconds };
+    const timer = grabTimer(o);
+    this.grabPhaseMs = options.grabPhaseMs;
+    this.phaseLocked = timer !== undefined;
+    this.videoFilter = videoFilter(o);
+    this.child = spawn('ffmpeg', ffmpegArgs(o), {
       stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, PULSE_SERVER: options.pulseServer },
     });
-    // ffmpeg opens its inputs first and then reads the video filter, which needs the browser's frame clock:
-    // when the clock is passed still being measured, the run starts while it is.
-    const filterPipe = this.child.stdio[FILTER_FD] as Writable;
-    filterPipe.on('error', () => undefined);
-    let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<undefined>((resolve) => (deadlineTimer = setTimeout(() => resolve(undefined), Math.max(0, this.fileStartMs - FILTER_DEADLINE_MS - Date.now()))));
-    const timely = <T>(value: T | Promise<T | undefined> | undefined) => Promise.race([Promise.resolve(value).catch(() => undefined), deadline]);
-    void Promise.all([timely(options.frameClock), timely(options.grabPhaseMs)]).then(([frameClock, grabPhaseMs]) => {
-      clearTimeout(deadlineTimer);
-      this.grabPhaseMs = grabPhaseMs;
-      const grab = { ...options, frameClock, grabPhaseMs, timelineBaseSeconds };
-      this.phaseLocked = phaseLockedGrab(grab) !== undefined;
-      this.videoFilter = videoFilter(grab);
-      filterPipe.end(this.videoFilter);
-    });
+    const gate = this.child.stdio[GATE_FD] as Writable;
+    gate.on('error', () => undefined);
+    // Without a clock x11grab may open at any time; with one, the gate opens once pulse is open (ffmpeg
+    // then waits on the gate) at the instant that puts the grabs at the phase.
+    if (!timer) gate.end(Buffer.alloc(1));
+    let gatePlannedMs: number | undefined;
+    let missed = 0;
+    const openGate = (readyMs: number) => {
+      gatePlannedMs = timer!.gateAt(readyMs);
+      setTimeout(() => {
+        // The last few ms are waited out here: a timer fires a millisecond or more late. A timer that fired
+        // too late (the event loop was busy: up to 10 ms while the page loads) waits for the next slot.
+        while (wallNow() < gatePlannedMs!);
+        if (wallNow() - gatePlannedMs! > GATE_MAX_LATE_MS && missed < GATE_MAX_MISSES) {
+          missed++;
+          return openGate(gatePlannedMs! + 1);
+        }
+        gate.end(Buffer.alloc(1));
+        this.gate = { lateMs: round3(wallNow() - gatePlannedMs!), missed };
+      }, Math.max(0, gatePlannedMs - wallNow() - GATE_SPIN_MS));
+    };
     this.output = this.child.stdout!;
     this.outputEnded = new Promise((resolve) => {
       this.output.once('end', resolve);
@@ -377,6 +394,7 @@ export class FfmpegRun {
       }
       if (this.firstFrameAtMs === undefined && header.length < 64_000) {
         header += text;
+        if (timer && gatePlannedMs === undefined && /Input #0, pulse/.test(header)) openGate(wallNow() + GATE_READY_MS);
         const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
         const audio = /Input #\d+, pulse[\s\S]*?start: (\d+\.\d+)/.exec(header);
         if (m && audio) {
@@ -386,6 +404,10 @@ export class FfmpegRun {
           // The display gave its first frame and the output is open: the file starts at the later of that
           // frame and the planned common start (frames before it are cut).
           this.firstFrameAtMs = Math.max(Math.round(Number(m[1]) * 1000), this.fileStartMs);
+          if (this.gate && timer) {
+            const slot = slotClock(options.frameClock!, options.fps)!;
+            this.gate.firstGrabInSlotMs = round3((((Number(m[1]) * 1000 - slot.tickWallMs) % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
+          }
           setTimeout(() => this.markStarted(), Math.max(0, this.firstFrameAtMs - Date.now()));
         }
       }
@@ -425,7 +447,7 @@ export class FfmpegRun {
    * first output timestamp: the cut (fileStartMs), or the later input if one opened after it.
    */
   private originMs?: number;
-  /** How long after the spawn both inputs gave their first packet (ms): what INPUT_OPEN_ALLOWANCE_MS must cover. */
+  /** How long after the spawn both inputs gave their first packet (ms): what RUN_START_ALLOWANCE_MS must cover. */
   inputsOpenAfterMs?: number;
 
   /** Wall-clock time up to which media has been encoded and written. */
@@ -483,7 +505,7 @@ export class FfmpegRun {
 
   /**
    * Waits until the encoder has written media up to wall-clock `untilMs` (or `timeoutMs` passes). The
-   * pipeline runs behind the wall clock, and 'q' drops what is still queued, so a stop first lets it catch up.
+   * pipeline runs behind the wall clock, and a stop drops what is still queued, so a stop first lets it catch up.
    */
   drainUntil(untilMs: number, timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
@@ -502,11 +524,15 @@ export class FfmpegRun {
     });
   }
 
-  /** Asks ffmpeg to finish the file ('q' on stdin) and waits; kills it if it does not finish in time. */
+  /**
+   * Asks ffmpeg to finish the file and waits; kills it if it does not finish in time. One SIGINT ends ffmpeg's
+   * loop as 'q' would (it flushes the encoders and writes the trailer, and exits with 255), without
+   * interrupting a read under way.
+   */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopping = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.stdin!.end('q');
+    this.child.kill('SIGINT');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
     const { code, signal } = await this.exited;
     clearTimeout(timer);
@@ -559,10 +585,7 @@ export class FfmpegCapture {
   }
 
   private startRun(): FfmpegRun {
-    // A first run whose frame clock and grab phase are still being measured waits for them (the longer
-    // allowance); with both known, it starts as soon as a later run does.
-    const waits = this.settings.frameClock instanceof Promise || this.settings.grabPhaseMs instanceof Promise;
-    const run = new FfmpegRun(this.settings, this.log, this.runs.length || !waits ? LATER_RUN_ALLOWANCE_MS : INPUT_OPEN_ALLOWANCE_MS);
+    const run = new FfmpegRun(this.settings, this.log);
     this.splicer.beginRun(run.zeroWallMs);
     this.attach(run);
     return run;
@@ -604,6 +627,11 @@ export class FfmpegCapture {
     return this.runs.at(-1)?.phaseLocked ?? false;
   }
 
+  /** See FfmpegRun.gate (the latest run). */
+  get gate(): FfmpegRun['gate'] {
+    return this.runs.at(-1)?.gate;
+  }
+
   /** See FfmpegRun.inputsOpenAfterMs (first run). */
   get inputsOpenAfterMs(): number | undefined {
     return this.runs[0]?.inputsOpenAfterMs;
@@ -622,17 +650,18 @@ export class FfmpegCapture {
   }
 
   /**
-   * Moves the grab to another phase of the browser's tick (see landing-probe.ts) without a restart: a new
+   * Moves the grab to another phase of the browser's tick (see landing-probe.ts), or puts it in step with a
+   * frame clock measured late (`frameClock`; the running encoder had none), without a restart: a new
    * encoder starts with the new phase while the running one goes on, and takes over at its first frame
    * (its first picture is held up to ~0.1 s there)
    * (the running one is cut there, as for a pause, and its output continues the file). A pause or stop
    * before the takeover abandons it. Resolves with whether the new encoder took over.
    */
-  async rephase(grabPhaseMs: number, firstFrameTimeoutMs: number, drainTimeoutMs: number): Promise<boolean> {
+  async rephase(grabPhaseMs: number, firstFrameTimeoutMs: number, drainTimeoutMs: number, frameClock = this.settings.frameClock): Promise<boolean> {
     const old = this.running;
     if (!old || this.stopped || this.handover) return false;
-    const settings = { ...this.settings, grabPhaseMs };
-    const next = new FfmpegRun(settings, this.log, LATER_RUN_ALLOWANCE_MS);
+    const settings = { ...this.settings, grabPhaseMs, frameClock };
+    const next = new FfmpegRun(settings, this.log);
     const held: Buffer[] = [];
     const hold = (chunk: Buffer) => held.push(chunk);
     next.output.on('data', hold);
@@ -773,3 +802,7 @@ export class FfmpegCapture {
     return this.runs.at(-1)?.stderrTail ?? '';
   }
 }
+
+/** The wall clock to a fraction of a millisecond (ms since the epoch). */
+const wallNow = () => performance.timeOrigin + performance.now();
+const round3 = (n: number) => Math.round(n * 1000) / 1000;

@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { terminate, waitForExit } from './child-process.ts';
-import type { FrameClock } from './ffmpeg-capture.ts';
+import { GRAB_EARLY_MS, GRAB_LATE_MS, type FrameClock } from './ffmpeg-capture.ts';
 
 export interface LandingProbeOptions {
   display: string;
@@ -132,14 +132,14 @@ export function poolPictureTiming(timings: PictureTiming[]): PictureTiming | und
 
 /** Picture jitter (ms, PictureTiming.jitterMs) up to which a watch counts the page as steady: 2.3–3.4 ms at 720p and for the 1080p page alone, 5–15 ms at 1080p with an encoder beside it. */
 export const STEADY_JITTER_MS = 4;
-/** Room (ms) a settled page leaves between its pictures and the grab span (margins included). */
+/** Room (ms) a settled page leaves between its pictures and the edges of the grab's safe window (PhaseFit.clearance). */
 export const SETTLED_ROOM_MS = 3;
 
 /**
  * Whether a watch saw the page settled: its pictures came on the beat (none off it, jitter up to
- * STEADY_JITTER_MS) and the nearest arrived at least SETTLED_ROOM_MS from the grab span (`roomMs`,
- * spanFit's clearance). Pictures that come unsteadily wander within the slot and can move into the span
- * at any time (in one 1080p bench run, 10 s after a watch that saw none there; 25 % of frames were
+ * STEADY_JITTER_MS) and every one arrived at least SETTLED_ROOM_MS inside the grab's safe window
+ * (`roomMs`, PhaseFit.clearance). Pictures that come unsteadily wander within the slot and can move out of
+ * it at any time (in one 1080p bench run, 10 s after a watch that saw none there; 25 % of frames were
  * repeated from then on), so the recorder watches such a page more often.
  */
 export function picturesSettled(timing: PictureTiming | undefined, roomMs: number): boolean {
@@ -149,23 +149,58 @@ export function picturesSettled(timing: PictureTiming | undefined, roomMs: numbe
 /** Arrivals needed before the measured phase is used (~0.15 s of 30 fps video). */
 export const MIN_ARRIVALS = 5;
 
+/** Room (ms) kept between a picture's arrival and the grab: an arrival is placed to within ~1 ms. */
+export const ARRIVAL_MARGIN_MS = 1.5;
+
 /**
- * The grab phase (ms after the start of `clock`'s period) from picture arrivals. The recorder passes the
- * output slot as the period (slotClock: two ticks at 30 fps), since the kept grab falls in one tick of each
- * slot. Pictures arrive in a narrow window of the slot (at 1080p a wider one), and the kept grab falls
- * anywhere in the `grabSpanMs` after the phase (one grab interval), so the phase is the one whose span
- * holds the fewest arrivals and, among those, lies farthest from the nearest one (tried every 0.25 ms). A
- * stray arrival (a page that repainted for another reason) does not move it far. Undefined with fewer than
- * MIN_ARRIVALS arrivals.
+ * How grabs at `phase` (ms after the start of the slot; see slotClock) sit among the page's picture
+ * arrivals, by each picture's age at the grab (how long before it the picture arrived):
+ *  - `caught`: pictures that arrive where grabs are taken (GRAB_EARLY_MS before the phase to GRAB_LATE_MS
+ *    after it, and ARRIVAL_MARGIN_MS more on each side): the grab sees the old or the new one by chance.
+ *  - `fragile`: pictures younger than one tick (`tickMs`) at the grab: one that came a tick late, as under a
+ *    1080p encoder's load (2–14 of ~65 intervals off the beat), would arrive after the grab, and the file
+ *    would repeat the picture before it and skip it. With one tick per slot there is no such room.
+ *  - `clearance`: the least distance of any picture's age from the edges of the safe window (older than a
+ *    tick and the margin, younger than a slot less the grab's span), negative when one is outside it.
  */
-export function grabPhaseFromArrivals(clock: FrameClock, arrivalsMs: number[], grabSpanMs: number): { phase: number; inside: number } | undefined {
-  if (arrivalsMs.length < MIN_ARRIVALS) return undefined;
-  let best: { phase: number; inside: number; clearance: number } | undefined;
-  for (let phase = 0; phase < clock.intervalMs; phase += 0.25) {
-    const { inside, clearance } = spanFit(clock, arrivalsMs, phase, grabSpanMs);
-    if (!best || inside < best.inside || (inside === best.inside && clearance > best.clearance)) best = { phase, inside, clearance };
+export interface PhaseFit {
+  caught: number;
+  fragile: number;
+  clearance: number;
+}
+
+export function phaseFit(slot: FrameClock, tickMs: number, arrivalsMs: number[], phase: number): PhaseFit {
+  const lateRoom = slot.intervalMs >= 2 * tickMs - 0.01 ? tickMs : 0;
+  const oldest = slot.intervalMs - GRAB_LATE_MS - ARRIVAL_MARGIN_MS;
+  const settled = GRAB_EARLY_MS + ARRIVAL_MARGIN_MS;
+  const youngest = lateRoom + settled;
+  const fit = { caught: 0, fragile: 0, clearance: slot.intervalMs };
+  for (const t of arrivalsMs) {
+    const age = msIntoPeriod(slot, slot.tickWallMs + phase - msIntoPeriod(slot, t));
+    if (age < settled || age > oldest) fit.caught++;
+    else if (age < youngest) fit.fragile++;
+    fit.clearance = Math.min(fit.clearance, age - youngest, oldest - age);
   }
-  return { phase: best!.phase, inside: best!.inside };
+  fit.clearance = Math.round(fit.clearance * 100) / 100;
+  return fit;
+}
+
+/**
+ * The grab phase (ms after the start of the slot) from picture arrivals: the one (tried every 0.25 ms) with
+ * the fewest pictures caught, then the fewest fragile, then the most clearance (see phaseFit). A 30 fps
+ * video's pictures arrive after one tick of each two-tick slot, in a window of a few ms, so the grab goes
+ * more than a tick after that window and before the next: a picture that comes a tick late is still
+ * grabbed in its own frame. Undefined with fewer than MIN_ARRIVALS arrivals.
+ */
+export function bestGrabPhase(slot: FrameClock, tickMs: number, arrivalsMs: number[]): { phase: number; fit: PhaseFit } | undefined {
+  if (arrivalsMs.length < MIN_ARRIVALS) return undefined;
+  let best: { phase: number; fit: PhaseFit } | undefined;
+  for (let phase = 0; phase < slot.intervalMs; phase += 0.25) {
+    const fit = phaseFit(slot, tickMs, arrivalsMs, phase);
+    const b = best?.fit;
+    if (!b || fit.caught < b.caught || (fit.caught === b.caught && (fit.fragile < b.fragile || (fit.fragile === b.fragile && fit.clearance > b.clearance)))) best = { phase, fit };
+  }
+  return best;
 }
 
 /** Where wall-clock time `t` falls in its period of `clock`: ms after the period's start (0 to intervalMs). */
@@ -175,35 +210,19 @@ export function msIntoPeriod(clock: FrameClock, t: number): number {
 }
 
 /**
- * How the grab span [phase, phase + grabSpanMs] of each period of `clock` (a tick, or a slot; see
- * slotClock) sits among picture arrivals: how many arrive inside it, and how far the nearest one outside it
- * is (ms).
+ * Whether a watch moves the grab (see the recorder's followPictures): `now` is how the running encoder's
+ * grab sits among the watched `arrivals`, `best` how the best phase's would (phaseFit). Moved only when
+ * clearly fewer pictures are at risk (caught, or caught and fragile together) at the best phase: each move
+ * runs two encoders for ~1 s, adds 21–43 ms to the file and can stall the page itself for a moment (the
+ * flash and the beep both moved ~30 ms at some takeovers), so after the first watch only when 25 % of the
+ * pictures are at risk (with 40 %, a 1080p grab that 3 of 9 pictures arrived at was kept, and 5.8 % of
+ * frames were repeated). A run that is not phase-locked (no frame clock: it grabs on a plain 1/fps grid on
+ * ffmpeg's timer) is always moved.
  */
-export function spanFit(clock: FrameClock, arrivalsMs: number[], phase: number, grabSpanMs: number): { inside: number; clearance: number } {
-  const tick = clock.intervalMs;
-  let inside = 0;
-  let clearance = tick;
-  for (const t of arrivalsMs) {
-    const after = msIntoPeriod(clock, t - phase);
-    if (after <= grabSpanMs) inside++;
-    else clearance = Math.min(clearance, after - grabSpanMs, tick - after);
-  }
-  return { inside, clearance };
-}
-
-/**
- * Whether a watch moves the grab (see the recorder's followPictures). The running encoder's grab span
- * holds `inSpan` of the watched `arrivals`, the best phase's span `inBestSpan`. Moved only when clearly
- * fewer pictures arrive in the best span: each move runs two encoders for ~1 s, adds 21–43 ms to the
- * file and can stall the page itself for a moment (the flash and the beep both moved ~30 ms at some
- * takeovers), so after the first watch only a span that 25 % of the pictures arrive in is moved (with 40 %,
- * a 1080p span that 3 of 9 pictures arrived in was kept, and 5.8 % of frames were repeated). A run that is
- * not phase-locked (it started before the frame clock was known, so it grabs on a plain 1/fps grid on
- * ffmpeg's timer) is always moved: any picture may arrive at its grabs, wherever the watch saw them (one
- * 1080p bench run stayed on the grid, with 17 % repeated frames).
- */
-export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; inSpan: number; inBestSpan: number; phaseMs: number; bestPhaseMs: number }): boolean {
+export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; now: PhaseFit; best: PhaseFit; phaseMs: number; bestPhaseMs: number }): boolean {
   if (!o.phaseLocked) return true;
-  const needed = o.arrivals * (o.watch === 1 ? 0.15 : 0.25);
-  return o.inSpan - o.inBestSpan >= Math.max(2, needed) && Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
+  const needed = Math.max(2, o.arrivals * (o.watch === 1 ? 0.15 : 0.25));
+  const risk = (f: PhaseFit) => f.caught + f.fragile;
+  const better = o.now.caught - o.best.caught >= needed || risk(o.now) - risk(o.best) >= needed;
+  return better && Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
 }

@@ -13,8 +13,8 @@ import { ChromiumBrowserSource, loadBrowserDriver, type BrowserSource } from './
 import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
-import { defaultGrabPhaseMs, FfmpegCapture, grabIntervalMs, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { grabPhaseFromArrivals, MIN_ARRIVALS, msIntoPeriod, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab, spanFit } from './landing-probe.ts';
+import { defaultGrabPhaseMs, FfmpegCapture, slotClock, type FrameClock } from './ffmpeg-capture.ts';
+import { bestGrabPhase, MIN_ARRIVALS, msIntoPeriod, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -38,6 +38,8 @@ export interface RecorderDeps {
 }
 
 const FIRST_FRAME_TIMEOUT_MS = 15_000;
+/** Times the frame clock is measured again when the browser gave none at the start (once a second). */
+const LATE_CLOCK_TRIES = 10;
 /**
  * When the meeting page's pictures are watched (landing-probe.ts): every half second from the start until
  * they move (a video often starts a moment after the page has loaded), every 5 s after the first 10 s (a
@@ -53,8 +55,6 @@ const PICTURE_RECHECK_UNSETTLED_S = 20;
 const UNSEEN_LOG_EVERY = 12;
 /** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
 const PICTURE_WATCH_MS = 400;
-/** Arrivals closer than this to the grab span (ms) count as in it: grabs come up to ~2 ms late. */
-const SPAN_MARGIN_MS = 1.5;
 /** How long a stop or pause waits for the encoder to catch up with its instant before ending the run. */
 const DRAIN_TIMEOUT_MS = 3000;
 /**
@@ -131,7 +131,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
       log,
     });
     // The browser starts first and its frame clock is measured; the encoder starts then, with its grab in
-    // step with the clock from its first frame (phaseLockedGrab), and its file starts LATER_RUN_ALLOWANCE_MS
+    // step with the clock from its first frame (grabTimer), and its file starts RUN_START_ALLOWANCE_MS
     // after the spawn. Started side by side, the encoder had to wait for the clock anyway, and a browser slowed
     // by the encoder's start could miss the filter deadline, leaving the first run on a plain grid until the
     // first grab move. The meeting page loads while the encoder starts; a page that fails to load aborts the
@@ -158,7 +158,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuAtFirstFrame = cpu.sample();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
-    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, phaseLocked: capture.phaseLocked, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', key });
+    log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, phaseLocked: capture.phaseLocked, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', gate: capture.gate, key });
 
     const maxDurationSeconds = recording.maxDurationSeconds ?? DEFAULT_MAX_DURATION_SECONDS;
     // The cost cap counts wall time from the first frame, pauses included.
@@ -171,7 +171,12 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     let endSupervision!: () => void;
     const supervisionEnded = new Promise<void>((resolve) => (endSupervision = resolve));
     const supervision = superviseBrowser(browser, recording.meetingUrl, supervisionEnded, gaps, capture, log).then((cause) => cause && signals.stop(cause));
-    if (clock && config.grabPhaseMs === undefined) void followPictures({ capture, clock, av, config, log, ended: supervisionEnded });
+    if (config.grabPhaseMs === undefined) {
+      // Without a frame clock (the page skipped frames unevenly while it loaded), it is measured again on the
+      // loaded page; the first grab move then puts the grabs in step with it.
+      const [following, display, source] = [capture, av, browser];
+      void (clock ? Promise.resolve(clock) : lateFrameClock(source, supervisionEnded, log)).then((found) => found && followPictures({ capture: following, clock: found, av: display, config, log, ended: supervisionEnded }));
+    }
 
     const follow = await followControl({ capture, reporter, log, signals, control: () => control, firstFrameMs, deadlineMs, handledPause: recording.pauseRequestedAt });
     clearTimeout(deadline);
@@ -406,6 +411,22 @@ async function superviseBrowser(
   }
 }
 
+/** Tries to measure the browser's frame clock once a second, LATE_CLOCK_TRIES times, until the recording ends. */
+async function lateFrameClock(browser: ChromiumBrowserSource, ended: Promise<void>, log: Logger): Promise<FrameClock | undefined> {
+  let over = false;
+  void ended.then(() => (over = true));
+  for (let i = 0; i < LATE_CLOCK_TRIES && !over; i++) {
+    await Promise.race([sleep(1000), ended]);
+    if (over) break;
+    const clock = await browser.frameClock().catch(() => undefined);
+    if (clock) {
+      log.info('frame clock measured', { tries: i + 1, frameIntervalMs: clock.intervalMs, tickWallMs: round(clock.tickWallMs) });
+      return clock;
+    }
+  }
+  return undefined;
+}
+
 /** After a failure mid-recording: finishes the file with what was captured. */
 async function keepCaptured(capture: FfmpegCapture, sink: MediaSink, log: Logger): Promise<RecordingFile[] | undefined> {
   try {
@@ -431,9 +452,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
   const { capture, clock, config, log } = o;
   let ended = false;
   void o.ended.then(() => (ended = true));
-  const span = grabIntervalMs(config.fps);
-  // Arrivals are placed within the slot, not the tick: the kept grab falls in one tick of each slot, and a
-  // 30 fps video's pictures arrive after every other tick (see grabPhaseFromArrivals).
+  // Arrivals are placed within the slot, not the tick: the grab falls in one tick of each slot, and a
+  // 30 fps video's pictures arrive after every other tick (see bestGrabPhase).
   const period = slotClock(clock, config.fps) ?? clock;
   const startedMs = Date.now();
   let measured = 0;
@@ -463,34 +483,35 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     }
     unseen = 0;
     measured++;
-    const phase = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
+    const planned = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
+    // Where the running encoder's grabs are: its first grab showed it (they land later than planned on a busy
+    // machine; see GATE_LEAD_MS). A move plans the new run's phase with the same lateness.
+    const grabbed = capture.gate?.firstGrabInSlotMs;
+    const phase = grabbed ?? planned;
+    const lateness = grabbed === undefined ? 0 : Math.max(0, wrapInSlot(grabbed - planned, period.intervalMs));
     const locked = capture.phaseLocked;
-    // Arrivals in the grab span from `at`, counted with the margin: grabs come up to ~2 ms late.
-    const fit = (at: number) => spanFit(period, arrivals, at - SPAN_MARGIN_MS, span + 2 * SPAN_MARGIN_MS);
-    const inSpan = (at: number) => fit(at).inside;
-    const room = (at: number) => {
-      const { inside, clearance } = fit(at);
-      return inside > 0 ? 0 : clearance;
-    };
-    const now = inSpan(phase);
-    const found = grabPhaseFromArrivals(period, arrivals, span)!;
-    const best = { phase: found.phase, inside: inSpan(found.phase) };
+    const now = phaseFit(period, clock.intervalMs, arrivals, phase);
+    const best = bestGrabPhase(period, clock.intervalMs, arrivals)!;
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
     const timing = pictureTiming(arrivals, config.fps);
-    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, inSpan: now, inBestSpan: best.inside, phaseMs: phase, bestPhaseMs: best.phase });
-    // A page is settled when its pictures come steadily and clear of the span the grab stays in.
-    settled = picturesSettled(timing, room(move ? best.phase : phase));
-    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(phase), inSpan: now, bestPhaseMs: best.phase, inBestSpan: best.inside, periodMs: period.intervalMs, inSlotMs, timing, settled });
+    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, now, best: best.fit, phaseMs: phase, bestPhaseMs: best.phase });
+    // A page is settled when its pictures come steadily and well inside the grab's safe window.
+    settled = picturesSettled(timing, (move ? best.fit : now).clearance);
+    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(planned), grabbedPhaseMs: grabbed, now, bestPhaseMs: best.phase, best: best.fit, periodMs: period.intervalMs, inSlotMs, timing, settled });
     if (!move) continue;
-    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS).catch(() => false);
+    const target = round(msIntoPeriod(period, period.tickWallMs + best.phase - lateness));
+    const moved = await capture.rephase(target, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock).catch(() => false);
     // A move that failed left the grab where pictures arrive: watch again soon.
     if (!moved) settled = false;
-    log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved });
+    log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, plannedMs: target, moved, gate: capture.gate });
   }
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
+
+/** `ms` as the nearest equivalent within half a slot either side of zero. */
+const wrapInSlot = (ms: number, slotMs: number) => ms - Math.round(ms / slotMs) * slotMs;
 
 /** Frames from the encoder and lag from the upload, written every `intervalMs` and when the recording ends. */
 function startMetrics(capture: FfmpegCapture, sink: MediaSink, log: Logger, intervalMs: number): RecorderMetrics {

@@ -32,9 +32,8 @@ async function videoPts(file: string): Promise<number[]> {
 
 describe('moving the grab phase while recording', () => {
   it('hands over to an encoder with the new phase, and the file stays one continuous recording', async () => {
-    // The browser's frame clock comes after the first run's filter deadline (the browser started slowly): that
-    // run grabs on a plain grid, not phase-locked, and the move puts the grabs in step.
-    const clock = new Promise<FrameClock>((resolve) => setTimeout(() => resolve({ tickWallMs: Date.now(), intervalMs: 16.666 }), 2500));
+    // The browser gave no frame clock at the start (it is measured again later): the first run grabs on a
+    // plain grid, not phase-locked, and the move puts the grabs in step with the clock measured since.
     const capture = new FfmpegCapture({
       ...av,
       width: 640,
@@ -42,7 +41,6 @@ describe('moving the grab phase while recording', () => {
       fps: 30,
       x264Preset: 'ultrafast',
       videoMaxBitrateKbps: 1000,
-      frameClock: clock,
     });
     const chunks: Buffer[] = [];
     capture.output.on('data', (c: Buffer) => chunks.push(c));
@@ -54,11 +52,16 @@ describe('moving the grab phase while recording', () => {
       expect(capture.grabPhaseMs).toBeUndefined();
       expect(capture.phaseLocked).toBe(false);
       expect(capture.videoFilter).toContain('floor((t-0.000000)/0.033333333)');
-      await clock;
-      expect(await capture.rephase(9, 15_000, 3000)).toBe(true);
+      expect(capture.gate).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1500));
+      const clock: FrameClock = { tickWallMs: Date.now(), intervalMs: 16.666 };
+      expect(await capture.rephase(9, 15_000, 3000, clock)).toBe(true);
       expect(capture.grabPhaseMs).toBe(9);
       expect(capture.phaseLocked).toBe(true);
-      expect(capture.videoFilter).toBeDefined();
+      // The new run's first grab (x11grab's own stamp) fell at the phase, give or take the gate's few ms.
+      const gate = capture.gate!;
+      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(9);
+      expect(gate.firstGrabInSlotMs).toBeLessThan(9 + 8);
       await new Promise((r) => setTimeout(r, 1500));
       const stopMs = Date.now();
       await capture.stop({ atMs: stopMs, drainTimeoutMs: 3000 });

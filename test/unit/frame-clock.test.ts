@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
-import { defaultGrabPhaseMs, ffmpegArgs, grabQueueSize, GRABS_PER_FRAME, phaseLockedGrab, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, grabPhaseFromArrivals, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, spanFit, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, bestGrabPhase, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -39,10 +39,18 @@ describe('frameClockFromTicks', () => {
     expect(Math.min(phase, TICK - phase)).toBeLessThan(0.5);
   });
 
-  it('gives no clock for ticks that are not steady (a skipped frame, too few ticks, or no ticks at all)', () => {
+  it('counts a skipped frame as whole ticks: the timestamps stay on the grid', () => {
     const skipped = ticks(100, 13);
-    skipped.splice(5, 1);
-    expect(frameClockFromTicks(0, skipped)).toBeUndefined();
+    skipped.splice(5, 2);
+    const clock = frameClockFromTicks(0, skipped)!;
+    expect(clock.intervalMs).toBe(16.666);
+    // The last timestamp is tick 12 of the grid through the first.
+    expect(Math.abs(clock.tickWallMs - (100 + 12 * TICK))).toBeLessThan(0.1);
+  });
+
+  it('gives no clock for ticks off a grid (an interval of a tick and a half), too few ticks, or none at all', () => {
+    const uneven = ticks(100, 13).map((t, i) => (i >= 6 ? t + TICK / 2 : t));
+    expect(frameClockFromTicks(0, uneven)).toBeUndefined();
     expect(frameClockFromTicks(0, ticks(100, 3))).toBeUndefined();
     expect(frameClockFromTicks(0, [])).toBeUndefined();
     expect(frameClockFromTicks(0, [5, 5, 5, 5, 5])).toBeUndefined();
@@ -64,44 +72,57 @@ const base: CaptureOptions = {
 const arg = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('phase-locked grab', () => {
-  it('grabs four times per frame and keeps the first grab of each slot, slots starting the grab phase after a tick', () => {
+  it('grabs once per slot of two ticks on a whole-microsecond timer, the gate opening GATE_LEAD_MS before the grab phase', () => {
     const clock = { tickWallMs: 1_795_000_001_000.5, intervalMs: 16.666 };
-    const grab = phaseLockedGrab({ ...base, frameClock: clock })!;
-    expect(grab.slotOriginSeconds).toBeCloseTo(1.0005 + defaultGrabPhaseMs(1280, 720) / 1000, 6);
-    // Two ticks per slot, on the browser's clock rather than 1/30 s.
-    expect(grab.slotSeconds).toBeCloseTo(0.033332, 9);
-    const args = ffmpegArgs(base);
-    expect(GRABS_PER_FRAME).toBe(4);
-    expect(arg(args, '-framerate')).toBe('120');
-    const filter = videoFilter({ ...base, frameClock: clock, grabPhaseMs: 4 });
-    expect(filter).toContain('floor((t-1.004500)/0.033332000)');
-    expect(filter).toContain('floor((prev_selected_t-1.004500)/0.033332000)');
+    const timer = grabTimer({ ...base, frameClock: clock, grabPhaseMs: 4 })!;
+    // 33,332 µs per grab: the browser's slot, not 1/30 s (which would slide 2.4 ms a minute against it).
+    expect(timer.framerate).toBe('1000000/33332');
+    expect(timer.slotSeconds).toBeCloseTo(0.033332, 9);
+    // The select filter's slots are centred on the grab: a grab up to half a slot late still counts.
+    expect(timer.slotOriginSeconds).toBeCloseTo(1.0005 + 0.004 - 0.016666, 6);
+    // The gate opens at the first instant from `ready` on that is GATE_LEAD_MS before a grab at the phase.
+    const ready = clock.tickWallMs + 100;
+    const gate = timer.gateAt(ready);
+    expect(gate).toBeGreaterThanOrEqual(ready);
+    expect(gate - ready).toBeLessThan(33.332);
+    const inSlot = (((gate + GATE_LEAD_MS - clock.tickWallMs) % 33.332) + 33.332) % 33.332;
+    expect(Math.min(Math.abs(inSlot - 4), 33.332 - Math.abs(inSlot - 4))).toBeLessThan(1e-3);
+    // Without a phase, the default one.
+    expect(grabTimer({ ...base, frameClock: clock })!.slotOriginSeconds).toBeCloseTo(1.0005 + defaultGrabPhaseMs(1280, 720) / 1000 - 0.016666, 6);
+    const o = { ...base, frameClock: clock, grabPhaseMs: 4 };
+    const args = ffmpegArgs(o);
+    expect(arg(args, '-framerate')).toBe('1000000/33332');
+    const filter = videoFilter(o);
+    expect(arg(args, '-vf')).toBe(filter);
+    expect(filter).toContain('floor((t-0.987834)/0.033332000)');
+    expect(filter).toContain('floor((prev_selected_t-0.987834)/0.033332000)');
     expect(filter).toMatch(/^setpts=PTS-1795000000\/TB,select=/);
     // Never two kept grabs closer than 10 ms (they would share a millisecond timestamp).
     expect(filter).toContain('*gte(t-prev_selected_t,0.01)');
-    // The filter reaches ffmpeg through a pipe, after its inputs are open.
-    expect(arg(args, '-filter_script:v')).toBe('pipe:4');
     // The nominal output rate stays the frame rate (the H.264 level), with no frame-rate conversion.
     expect(arg(args, '-r')).toBe('30');
     expect(arg(args, '-fps_mode')).toBe('passthrough');
   });
 
-  it('opens pulse before x11grab, and sizes the grab queue by memory (128 MiB of grabs, 16 to 64)', () => {
+  it('opens pulse, then the gate, then x11grab, and sizes the grab queue by memory (128 MiB of grabs, 16 to 64)', () => {
     for (const [width, height, queue] of [[1280, 720, 36], [1920, 1080, 16], [640, 360, 64], [3840, 2160, 16]] as const) {
       expect(grabQueueSize(width, height)).toBe(queue);
       const args = ffmpegArgs({ ...base, width, height });
       const inputs = args.flatMap((a, i) => (a === '-f' && args[i + 1] !== 'mp4' ? [args[i + 1]] : []));
-      expect(inputs).toEqual(['pulse', 'x11grab']);
+      expect(inputs).toEqual(['pulse', 'u8', 'x11grab']);
+      // The gate is a pipe on fd 4 (the child's stdio), read as raw bytes.
+      expect(args[args.indexOf('u8') + 6]).toBe('pipe:4');
       expect(args[args.indexOf('x11grab') - 3]).toBe('-thread_queue_size');
       expect(args[args.indexOf('x11grab') - 2]).toBe(String(queue));
-      expect(args.join(' ')).toContain('-map 1:v -map 0:a');
+      expect(args.join(' ')).toContain('-map 2:v -map 0:a');
     }
   });
 
   it('falls back to a plain 1/fps grid without a clock, or when a slot is not a whole number of ticks', () => {
     for (const o of [base, { ...base, frameClock: { tickWallMs: 0, intervalMs: 1000 / 45 } }]) {
-      expect(phaseLockedGrab(o)).toBeUndefined();
+      expect(grabTimer(o)).toBeUndefined();
       expect(videoFilter(o)).toContain('floor((t-0.000000)/0.033333333)');
+      expect(arg(ffmpegArgs(o), '-framerate')).toBe('30');
     }
   });
 
@@ -144,63 +165,73 @@ describe('where pictures reach the screen (landing-probe)', () => {
     expect(got[0]).toBeCloseTo(1001.5, 3);
   });
 
-  it('puts the grab span in the part of the tick where no picture arrives', () => {
-    const span = 1000 / 120;
-    for (const landing of [1.5, 6, 12, 15.5]) {
-      const seen = arrivals(landing);
-      const { phase, inside } = grabPhaseFromArrivals(clock, seen, span)!;
-      expect(inside).toBe(0);
-      expect(spanFit(clock, seen, phase, span).inside).toBe(0);
-      // As far from the arrivals as the tick allows: (16.666 - 8.333 - 1.6 jitter) / 2 on each side.
-      expect(spanFit(clock, seen, phase, span).clearance).toBeGreaterThan(3);
-    }
-  });
+  const slot = slotClock(clock, 30)!;
 
-  it('places arrivals within the slot (two ticks at 30 fps): pictures after the other tick of the slot do not count', () => {
-    const span = 1000 / 120;
-    const slot = slotClock(clock, 30)!;
+  it('places the grab more than a tick after the pictures and clear of the next: a picture one tick late is still grabbed', () => {
     expect(slot).toEqual({ tickWallMs: clock.tickWallMs, intervalMs: 2 * clock.intervalMs });
     expect(slotClock(clock, 45)).toBeUndefined();
     expect(slotClock({ ...clock, intervalMs: 0 }, 30)).toBeUndefined();
-    // A 30 fps video whose pictures land 13-29 ms after the slot's first tick (as at 1080p): folded over one
-    // tick they seem to arrive all over it, so every span holds some; in the slot, 0-11 ms after its start
-    // none arrive.
-    const spread = arrivals(13, 12, (i) => (i * 16) / 11);
-    expect(grabPhaseFromArrivals(clock, spread, span)!.inside).toBeGreaterThan(0);
-    const inSlot = grabPhaseFromArrivals(slot, spread, span)!;
-    expect(inSlot.inside).toBe(0);
-    expect(inSlot.phase < 13 - span || inSlot.phase > 29).toBe(true);
-    expect(spanFit(slot, spread, 2, span).inside).toBe(0);
-    expect(spanFit(clock, spread, 2, span).inside).toBeGreaterThan(0);
+    for (const landing of [1.5, 6, 12, 15.5, 25]) {
+      const seen = arrivals(landing);
+      const { phase, fit } = bestGrabPhase(slot, clock.intervalMs, seen)!;
+      expect(fit).toMatchObject({ caught: 0, fragile: 0 });
+      expect(fit.clearance).toBeGreaterThan(1);
+      // Each picture is more than a tick old at the grab, and the next arrives after the grab's late edge.
+      for (const t of seen) {
+        const age = (((phase - (t - clock.tickWallMs)) % slot.intervalMs) + slot.intervalMs) % slot.intervalMs;
+        expect(age).toBeGreaterThan(clock.intervalMs);
+        expect(age).toBeLessThan(slot.intervalMs - GRAB_LATE_MS);
+      }
+      // The same pictures a tick late would still arrive before the grab: none caught.
+      expect(phaseFit(slot, clock.intervalMs, seen.map((t) => t + clock.intervalMs), phase).caught).toBe(0);
+    }
   });
 
-  it('finds no phase with too few arrivals, the least crowded span when arrivals spread, and counts arrivals in a span', () => {
-    const span = 1000 / 120;
-    expect(grabPhaseFromArrivals(clock, arrivals(5, 4), span)).toBeUndefined();
-    // Arrivals spread over 9 ms of the tick (as at 1080p): no span is free of them; the best holds the fewest.
-    const spread = arrivals(3, 20, (i) => (i % 10) * 0.9);
-    const best = grabPhaseFromArrivals(clock, spread, span)!;
-    expect(best.inside).toBeLessThan(spanFit(clock, spread, 2, span).inside);
-    for (let p = 0; p < 16.5; p += 0.5) expect(spanFit(clock, spread, p, span).inside).toBeGreaterThanOrEqual(best.inside);
-    expect(spanFit(clock, arrivals(5), 2, span).inside).toBe(12);
-    expect(spanFit(clock, arrivals(5), 8, span).inside).toBe(0);
+  it('counts pictures caught by the grab and fragile ones (less than a tick old at it)', () => {
+    const seen = arrivals(10, 12, () => 0);
+    // A grab right where pictures arrive catches them all.
+    expect(phaseFit(slot, clock.intervalMs, seen, 10).caught).toBe(12);
+    // 5 ms after them: clear, but a picture a tick late would come after the grab.
+    expect(phaseFit(slot, clock.intervalMs, seen, 15)).toMatchObject({ caught: 0, fragile: 12 });
+    // 25 ms after them (8 ms before the next): clear and robust.
+    expect(phaseFit(slot, clock.intervalMs, seen, 35 - 33.332)).toMatchObject({ caught: 0, fragile: 0 });
+    // With one tick per slot (60 fps) there is no room for a late picture: nothing counts as fragile.
+    const tickSlot = slotClock(clock, 60)!;
+    expect(phaseFit(tickSlot, clock.intervalMs, seen, 15 - 16.666 + 16.666)).toMatchObject({ caught: 0, fragile: 0 });
   });
 
-  it('moves the grab only when clearly fewer pictures arrive in the best span, but always off a plain grid', () => {
-    const watch = { phaseLocked: true, watch: 1, arrivals: 10, inSpan: 2, inBestSpan: 0, phaseMs: 4, bestPhaseMs: 20 };
+  it('finds no phase with too few arrivals, and the fewest caught, then fewest fragile, when arrivals spread', () => {
+    expect(bestGrabPhase(slot, clock.intervalMs, arrivals(5, 4))).toBeUndefined();
+    // Arrivals spread over 18 ms of the slot (as at 1080p under load): no phase is robust for all.
+    const spread = arrivals(3, 20, (i) => (i % 10) * 2);
+    const best = bestGrabPhase(slot, clock.intervalMs, spread)!;
+    expect(best.fit.caught).toBe(0);
+    expect(best.fit.fragile).toBeGreaterThan(0);
+    for (let p = 0; p < 33; p += 0.5) {
+      const f = phaseFit(slot, clock.intervalMs, spread, p);
+      expect(f.caught > 0 || f.fragile >= best.fit.fragile).toBe(true);
+    }
+  });
+
+  it('moves the grab only when clearly fewer pictures are at risk at the best phase, but always off a plain grid', () => {
+    const fit = (caught: number, fragile = 0) => ({ caught, fragile, clearance: 0 });
+    const watch = { phaseLocked: true, watch: 1, arrivals: 10, now: fit(2), best: fit(0), phaseMs: 4, bestPhaseMs: 20 };
     expect(shouldMoveGrab(watch)).toBe(true);
-    // Later watches need 25 % of the arrivals in the span more than in the best span, the first 15 %, and
-    // always at least two.
+    // Later watches need 25 % of the arrivals more at risk than at the best phase, the first 15 %, and always
+    // at least two.
     expect(shouldMoveGrab({ ...watch, watch: 2 })).toBe(false);
-    expect(shouldMoveGrab({ ...watch, watch: 2, inSpan: 3 })).toBe(true);
-    expect(shouldMoveGrab({ ...watch, watch: 2, inSpan: 3, inBestSpan: 1 })).toBe(false);
-    expect(shouldMoveGrab({ ...watch, inSpan: 1 })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3) })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3), best: fit(1) })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, now: fit(1) })).toBe(false);
+    // Fragile pictures count as at risk too: all of them a tick young (the page moved to the other tick).
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 10) })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 10), best: fit(0, 9) })).toBe(false);
     // A best phase within 1 ms of the grab's is no move.
     expect(shouldMoveGrab({ ...watch, bestPhaseMs: 4.75 })).toBe(false);
-    // A run on a plain 1/fps grid (started before the frame clock was known) moves whatever the counts say:
-    // its grabs are not in step with the ticks, so no count against its phase means anything.
-    expect(shouldMoveGrab({ ...watch, phaseLocked: false, inSpan: 0 })).toBe(true);
-    expect(shouldMoveGrab({ ...watch, phaseLocked: false, watch: 2, inSpan: 0, bestPhaseMs: 4 })).toBe(true);
+    // A run on a plain 1/fps grid (no frame clock at its start) moves whatever the counts say: its grabs are
+    // not in step with the ticks, so no count against its phase means anything.
+    expect(shouldMoveGrab({ ...watch, phaseLocked: false, now: fit(0) })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, phaseLocked: false, watch: 2, now: fit(0), bestPhaseMs: 4 })).toBe(true);
   });
 
   it('measures how steadily pictures reach the screen: jitter from one frame, intervals off the beat, gaps left out', () => {
