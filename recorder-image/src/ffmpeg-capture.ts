@@ -187,6 +187,31 @@ export interface CaptureProgress {
   dupFrames: number;
 }
 
+/**
+ * A grab move (FfmpegCapture.rephase) plans the gate this much before the place it wants the grabs at: they
+ * land that much or more after the plan (x11grab's opening waits for the CPU; see GATE_LEAD_MS).
+ */
+const GATE_EXPECTED_LATE_MS = 1;
+/** A new encoder's first grab within this much before or after the place it was started for is kept (ms). */
+export const LANDING_EARLY_MS = 1;
+export const LANDING_LATE_MS = 2.5;
+/** New encoders a grab move starts at most, one after another, for a first grab that lands in place. */
+const REPHASE_TRIES = 4;
+
+/** `ms` wrapped into the frame clock's slot (0 to its length); as is without a clock. */
+function inSlot(ms: number, clock: FrameClock | undefined, fps: number): number {
+  const slot = clock && slotClock(clock, fps);
+  if (!slot) return ms;
+  return round3(((ms % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
+}
+
+/** How far `landedMs` is after `placeMs` in the slot (ms; negative before it), the shorter way round. */
+export function offPlace(landedMs: number, placeMs: number, clock: FrameClock | undefined, fps: number): number {
+  const slot = clock && slotClock(clock, fps);
+  const d = landedMs - placeMs;
+  return slot ? d - Math.round(d / slot.intervalMs) * slot.intervalMs : d;
+}
+
 /** The least time between two kept grabs (s; see videoFilter). */
 const MIN_FRAME_GAP_S = 0.01;
 
@@ -333,6 +358,12 @@ export class FfmpegRun {
    * in the slot x11grab's first grab fell (ms after the tick), against the phase.
    */
   gate?: { lateMs: number; missed: number; firstGrabInSlotMs?: number };
+  /**
+   * Resolves with where x11grab's first grab fell in the slot (ms after its tick; gate.firstGrabInSlotMs) as
+   * soon as ffmpeg prints it (~0.1 s after the gate), or undefined for a run that is not phase-locked or
+   * that ended first.
+   */
+  readonly firstGrab: Promise<number | undefined>;
   /** Resolves once the process's stdout has ended (all of its output was read). */
   readonly outputEnded: Promise<void>;
 
@@ -358,6 +389,9 @@ export class FfmpegRun {
     // Without a clock x11grab may open at any time; with one, the gate opens once pulse is open (ffmpeg
     // then waits on the gate) at the instant that puts the grabs at the phase.
     if (!timer) gate.end(Buffer.alloc(1));
+    let landed!: (inSlotMs: number | undefined) => void;
+    this.firstGrab = new Promise((resolve) => (landed = resolve));
+    if (!timer) landed(undefined);
     let gatePlannedMs: number | undefined;
     let missed = 0;
     const openGate = (readyMs: number) => {
@@ -381,6 +415,7 @@ export class FfmpegRun {
       this.output.once('error', () => resolve());
     });
     this.exited = waitForExit(this.child);
+    void this.exited.then(() => landed(undefined));
     let header = '';
     let grabberWaited = false;
     this.child.stderr!.on('data', (d: Buffer) => {
@@ -395,6 +430,12 @@ export class FfmpegRun {
       if (this.firstFrameAtMs === undefined && header.length < 64_000) {
         header += text;
         if (timer && gatePlannedMs === undefined && /Input #0, pulse/.test(header)) openGate(wallNow() + GATE_READY_MS);
+        const grab = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)/.exec(header);
+        if (grab && this.gate && timer && this.gate.firstGrabInSlotMs === undefined) {
+          const slot = slotClock(options.frameClock!, options.fps)!;
+          this.gate.firstGrabInSlotMs = round3((((Number(grab[1]) * 1000 - slot.tickWallMs) % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
+          landed(this.gate.firstGrabInSlotMs);
+        }
         const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
         const audio = /Input #\d+, pulse[\s\S]*?start: (\d+\.\d+)/.exec(header);
         if (m && audio) {
@@ -404,10 +445,6 @@ export class FfmpegRun {
           // The display gave its first frame and the output is open: the file starts at the later of that
           // frame and the planned common start (frames before it are cut).
           this.firstFrameAtMs = Math.max(Math.round(Number(m[1]) * 1000), this.fileStartMs);
-          if (this.gate && timer) {
-            const slot = slotClock(options.frameClock!, options.fps)!;
-            this.gate.firstGrabInSlotMs = round3((((Number(m[1]) * 1000 - slot.tickWallMs) % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
-          }
           setTimeout(() => this.markStarted(), Math.max(0, this.firstFrameAtMs - Date.now()));
         }
       }
@@ -660,14 +697,30 @@ export class FfmpegCapture {
   async rephase(grabPhaseMs: number, firstFrameTimeoutMs: number, drainTimeoutMs: number, frameClock = this.settings.frameClock): Promise<boolean> {
     const old = this.running;
     if (!old || this.stopped || this.handover) return false;
-    const settings = { ...this.settings, grabPhaseMs, frameClock };
-    const next = new FfmpegRun(settings, this.log);
+    // Planned a little early: the grabs land GATE_EXPECTED_LATE_MS or more after the gate's plan.
+    const settings = { ...this.settings, grabPhaseMs: inSlot(grabPhaseMs - GATE_EXPECTED_LATE_MS, frameClock, this.settings.fps), frameClock };
+    let next = new FfmpegRun(settings, this.log);
     const held: Buffer[] = [];
     const hold = (chunk: Buffer) => held.push(chunk);
     next.output.on('data', hold);
     const handover = { next, committed: false, done: Promise.resolve(false) };
     this.handover = handover;
     handover.done = (async () => {
+      // A new encoder whose first grab landed off the place is replaced before it takes over (the running one
+      // goes on meanwhile): on a busy machine x11grab opens 1–15 ms after the gate.
+      for (let attempt = 1; attempt < REPHASE_TRIES; attempt++) {
+        const landed = await next.firstGrab;
+        const off = landed === undefined ? 0 : offPlace(landed, grabPhaseMs, frameClock, this.settings.fps);
+        if (off >= -LANDING_EARLY_MS && off <= LANDING_LATE_MS) break;
+        if (this.handover !== handover) break;
+        this.log?.info('grab landed off its place', { attempt, placeMs: grabPhaseMs, landedMs: landed, offMs: round3(off) });
+        next.output.off('data', hold);
+        next.kill();
+        held.length = 0;
+        next = new FfmpegRun(settings, this.log);
+        next.output.on('data', hold);
+        handover.next = next;
+      }
       try {
         await next.firstFrame(firstFrameTimeoutMs);
       } catch {

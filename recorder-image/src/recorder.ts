@@ -485,10 +485,9 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     measured++;
     const planned = capture.grabPhaseMs ?? defaultGrabPhaseMs(config.width, config.height);
     // Where the running encoder's grabs are: its first grab showed it (they land later than planned on a busy
-    // machine; see GATE_LEAD_MS). A move plans the new run's phase with the same lateness.
+    // machine; see GATE_LEAD_MS).
     const grabbed = capture.gate?.firstGrabInSlotMs;
     const phase = grabbed ?? planned;
-    const lateness = grabbed === undefined ? 0 : Math.max(0, wrapInSlot(grabbed - planned, period.intervalMs));
     const locked = capture.phaseLocked;
     const now = phaseFit(period, clock.intervalMs, arrivals, phase);
     const best = bestGrabPhase(period, clock.intervalMs, arrivals)!;
@@ -500,18 +499,15 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     settled = picturesSettled(timing, (move ? best.fit : now).clearance);
     log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(planned), grabbedPhaseMs: grabbed, now, bestPhaseMs: best.phase, best: best.fit, periodMs: period.intervalMs, inSlotMs, timing, settled });
     if (!move) continue;
-    const target = round(msIntoPeriod(period, period.tickWallMs + best.phase - lateness));
-    const moved = await capture.rephase(target, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock).catch(() => false);
+    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock).catch(() => false);
     // A move that failed left the grab where pictures arrive: watch again soon.
     if (!moved) settled = false;
-    log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, plannedMs: target, moved, gate: capture.gate });
+    log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved, gate: capture.gate });
   }
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
-/** `ms` as the nearest equivalent within half a slot either side of zero. */
-const wrapInSlot = (ms: number, slotMs: number) => ms - Math.round(ms / slotMs) * slotMs;
 
 /** Frames from the encoder and lag from the upload, written every `intervalMs` and when the recording ends. */
 function startMetrics(capture: FfmpegCapture, sink: MediaSink, log: Logger, intervalMs: number): RecorderMetrics {

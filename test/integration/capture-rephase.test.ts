@@ -56,11 +56,13 @@ describe('moving the grab phase while recording', () => {
       await new Promise((r) => setTimeout(r, 1500));
       const clock: FrameClock = { tickWallMs: Date.now(), intervalMs: 16.666 };
       expect(await capture.rephase(9, 15_000, 3000, clock)).toBe(true);
-      expect(capture.grabPhaseMs).toBe(9);
+      // Its gate was planned a millisecond early (the grabs land that much or more after the plan).
+      expect(capture.grabPhaseMs).toBeCloseTo(8, 6);
       expect(capture.phaseLocked).toBe(true);
-      // The new run's first grab (x11grab's own stamp) fell at the phase, give or take the gate's few ms.
+      // The new run's first grab (x11grab's own stamp) fell at the place, give or take the gate's few ms (a
+      // new encoder that landed further off was replaced before it took over; on an idle machine they land).
       const gate = capture.gate!;
-      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(9);
+      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(8);
       expect(gate.firstGrabInSlotMs).toBeLessThan(9 + 8);
       await new Promise((r) => setTimeout(r, 1500));
       const stopMs = Date.now();

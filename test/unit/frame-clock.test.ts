@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
-import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, LANDING_EARLY_MS, LANDING_LATE_MS, offPlace, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
 import { arrivalsFromShowinfo, bestGrabPhase, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
@@ -116,6 +116,18 @@ describe('phase-locked grab', () => {
       expect(args[args.indexOf('x11grab') - 2]).toBe(String(queue));
       expect(args.join(' ')).toContain('-map 2:v -map 0:a');
     }
+  });
+
+  it('measures how far a first grab landed from its place the short way round the slot (a grab move keeps -1 to +2.5 ms)', () => {
+    const clock = { tickWallMs: 0, intervalMs: 16.666 };
+    expect(offPlace(10.5, 9, clock, 30)).toBeCloseTo(1.5, 6);
+    // 0.5 ms into the next slot is 1 ms after a place 32.832 ms into this one, not 32 ms before it.
+    expect(offPlace(0.5, 32.832, clock, 30)).toBeCloseTo(1, 6);
+    expect(offPlace(32.832, 0.5, clock, 30)).toBeCloseTo(-1, 6);
+    expect(offPlace(24.9, 9, clock, 30)).toBeCloseTo(15.9, 6);
+    expect([LANDING_EARLY_MS, LANDING_LATE_MS]).toEqual([1, 2.5]);
+    // Without a clock there is no slot to wrap in.
+    expect(offPlace(40, 9, undefined, 30)).toBe(31);
   });
 
   it('falls back to a plain 1/fps grid without a clock, or when a slot is not a whole number of ticks', () => {
