@@ -188,10 +188,13 @@ export interface CaptureProgress {
 }
 
 /**
- * A grab move (FfmpegCapture.rephase) plans the gate this much before the place it wants the grabs at: they
- * land that much or more after the plan (x11grab's opening waits for the CPU; see GATE_LEAD_MS).
+ * How much later than planned a grab move (FfmpegCapture.rephase) expects the grabs to land, until the
+ * recording's encoders have shown it (then the median of what they showed, up to GATE_MAX_LATE_PLAN_MS):
+ * x11grab's opening waits for a CPU (see GATE_LEAD_MS). In one 1080p bench run four new encoders all landed
+ * 4.0–9.5 ms after a plan made 1 ms early; on an idle machine they land within ~0.7 ms of the plan.
  */
-const GATE_EXPECTED_LATE_MS = 1;
+const GATE_EXPECTED_LATE_MS = 0.5;
+const GATE_MAX_LATE_PLAN_MS = 8;
 /** A new encoder's first grab within this much before or after the place it was started for is kept (ms). */
 export const LANDING_EARLY_MS = 1;
 export const LANDING_LATE_MS = 2.5;
@@ -628,8 +631,26 @@ export class FfmpegCapture {
     return run;
   }
 
+  /** How much later than planned the grabs of this recording's encoders landed (ms, signed; see GATE_EXPECTED_LATE_MS). */
+  private readonly landings: number[] = [];
+
+  private noteLanding(run: FfmpegRun): void {
+    const landed = run.gate?.firstGrabInSlotMs;
+    if (landed === undefined) return;
+    const planned = run.grabPhaseMs ?? defaultGrabPhaseMs(this.settings.width, this.settings.height);
+    this.landings.push(offPlace(landed, planned, this.settings.frameClock, this.settings.fps));
+  }
+
+  /** The lateness a grab move plans for: the median of the landings so far, or GATE_EXPECTED_LATE_MS. */
+  private expectedLateMs(): number {
+    if (this.landings.length === 0) return GATE_EXPECTED_LATE_MS;
+    const sorted = [...this.landings].sort((a, b) => a - b);
+    return Math.min(GATE_MAX_LATE_PLAN_MS, Math.max(0, sorted[Math.floor(sorted.length / 2)]!));
+  }
+
   /** Makes `run` the running encoder, its output continuing the file. */
   private attach(run: FfmpegRun): void {
+    void run.firstGrab.then(() => this.noteLanding(run));
     run.output.on('data', (chunk: Buffer) => this.splicer.write(chunk));
     run.outputEnded.then(() => this.splicer.endRun());
     run.failure().then((err) => this.raise(err));
@@ -697,8 +718,9 @@ export class FfmpegCapture {
   async rephase(grabPhaseMs: number, firstFrameTimeoutMs: number, drainTimeoutMs: number, frameClock = this.settings.frameClock): Promise<boolean> {
     const old = this.running;
     if (!old || this.stopped || this.handover) return false;
-    // Planned a little early: the grabs land GATE_EXPECTED_LATE_MS or more after the gate's plan.
-    const settings = { ...this.settings, grabPhaseMs: inSlot(grabPhaseMs - GATE_EXPECTED_LATE_MS, frameClock, this.settings.fps), frameClock };
+    // Planned early by as much as the grabs have landed late so far (see GATE_EXPECTED_LATE_MS).
+    const plan = () => ({ ...this.settings, grabPhaseMs: inSlot(grabPhaseMs - this.expectedLateMs(), frameClock, this.settings.fps), frameClock });
+    let settings = plan();
     let next = new FfmpegRun(settings, this.log);
     const held: Buffer[] = [];
     const hold = (chunk: Buffer) => held.push(chunk);
@@ -713,7 +735,9 @@ export class FfmpegCapture {
         const off = landed === undefined ? 0 : offPlace(landed, grabPhaseMs, frameClock, this.settings.fps);
         if (off >= -LANDING_EARLY_MS && off <= LANDING_LATE_MS) break;
         if (this.handover !== handover) break;
-        this.log?.info('grab landed off its place', { attempt, placeMs: grabPhaseMs, landedMs: landed, offMs: round3(off) });
+        this.noteLanding(next);
+        settings = plan();
+        this.log?.info('grab landed off its place', { attempt, placeMs: grabPhaseMs, landedMs: landed, offMs: round3(off), nextPlanMs: settings.grabPhaseMs });
         next.output.off('data', hold);
         next.kill();
         held.length = 0;

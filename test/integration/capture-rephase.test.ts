@@ -56,13 +56,15 @@ describe('moving the grab phase while recording', () => {
       await new Promise((r) => setTimeout(r, 1500));
       const clock: FrameClock = { tickWallMs: Date.now(), intervalMs: 16.666 };
       expect(await capture.rephase(9, 15_000, 3000, clock)).toBe(true);
-      // Its gate was planned a millisecond early (the grabs land that much or more after the plan).
-      expect(capture.grabPhaseMs).toBeCloseTo(8, 6);
+      // Its gate was planned early: by half a millisecond, or (after a new encoder that landed off its place)
+      // by the median lateness seen so far, 0 to 8 ms.
+      expect(capture.grabPhaseMs).toBeLessThanOrEqual(9);
+      expect(capture.grabPhaseMs).toBeGreaterThanOrEqual(1);
       expect(capture.phaseLocked).toBe(true);
       // The new run's first grab (x11grab's own stamp) fell at the place, give or take the gate's few ms (a
       // new encoder that landed further off was replaced before it took over; on an idle machine they land).
       const gate = capture.gate!;
-      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(8);
+      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(7);
       expect(gate.firstGrabInSlotMs).toBeLessThan(9 + 8);
       await new Promise((r) => setTimeout(r, 1500));
       const stopMs = Date.now();
