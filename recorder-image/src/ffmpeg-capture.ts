@@ -109,6 +109,8 @@ const GATE_SPIN_MS = 5;
 const GATE_MAX_LATE_MS = 0.3;
 /** Slots the gate may wait for a timer on time, before it opens late (~1 s). */
 const GATE_MAX_MISSES = 30;
+/** The gate opens this long after the spawn (ms) if ffmpeg has not said that pulse is open by then. */
+const GATE_FALLBACK_MS = 3000;
 
 /**
  * Where the grab falls in the output slot (ms after its tick) until the meeting page's pictures have been
@@ -411,6 +413,11 @@ export class FfmpegRun {
         this.gate = { lateMs: round3(wallNow() - gatePlannedMs!), missed };
       }, Math.max(0, gatePlannedMs - wallNow() - GATE_SPIN_MS));
     };
+    // Should ffmpeg never say that pulse is open (its log changed), the gate still opens, off the phase.
+    if (timer) {
+      const fallback = setTimeout(() => gatePlannedMs === undefined && openGate(wallNow()), GATE_FALLBACK_MS);
+      fallback.unref();
+    }
     this.output = this.child.stdout!;
     this.outputEnded = new Promise((resolve) => {
       this.output.once('end', resolve);
