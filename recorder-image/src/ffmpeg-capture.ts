@@ -96,8 +96,9 @@ export const GRAB_LATE_MS = 3.5;
 /**
  * From the gate's byte to x11grab's timer start (ms; see grabTimer): x11grab opens right after the gate
  * input has read it. Measured 1.0–1.9 ms on an idle machine (12 runs). On a busy one the grabs land later
- * than planned (the first run's 0.8 ms at 720p, 3.8 ms at 1080p), so the recorder measures where they
- * landed and plans a grab move by that (followPictures).
+ * than planned (the first run's 0.8 ms at 720p, 3.8 ms at 1080p; 1–15 ms for a grab move's new encoder),
+ * so the recorder judges a grab by where it landed (followPictures), and a grab move plans by the lateness
+ * seen and replaces an encoder that landed off its place (FfmpegCapture.rephase).
  */
 export const GATE_LEAD_MS = 1.2;
 
