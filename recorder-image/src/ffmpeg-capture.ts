@@ -148,7 +148,7 @@ export function defaultGrabPhaseMs(width: number, height: number): number {
  * a slot is not a whole number of ticks: videoFilter then uses a plain 1/fps grid.
  */
 export function grabTimer(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>):
-  | { framerate: string; slotOriginSeconds: number; slotSeconds: number; gateAt(readyMs: number): number }
+  | { slot: FrameClock; framerate: string; slotOriginSeconds: number; slotSeconds: number; gateAt(readyMs: number): number }
   | undefined {
   const slot = o.frameClock && slotClock(o.frameClock, o.fps);
   if (!slot) return undefined;
@@ -156,6 +156,7 @@ export function grabTimer(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' |
   const grabWallMs = slot.tickWallMs + (o.grabPhaseMs ?? defaultGrabPhaseMs(o.width, o.height));
   const slotOriginMs = grabWallMs - slot.intervalMs / 2 - o.timelineBaseSeconds * 1000;
   return {
+    slot,
     framerate: `1000000/${slotUs}`,
     slotOriginSeconds: slotOriginMs / 1000,
     slotSeconds: slot.intervalMs / 1000,
@@ -178,6 +179,12 @@ export function slotClock(clock: FrameClock, fps: number): FrameClock | undefine
   const ticksPerSlot = 1000 / fps / clock.intervalMs;
   if (Math.abs(ticksPerSlot - Math.round(ticksPerSlot)) > 0.02 || Math.round(ticksPerSlot) < 1) return undefined;
   return { tickWallMs: clock.tickWallMs, intervalMs: Math.round(ticksPerSlot) * clock.intervalMs };
+}
+
+/** Where wall-clock time `t` falls in its period of `clock`: ms after the period's start (0 to intervalMs). */
+export function msIntoPeriod(clock: FrameClock, t: number): number {
+  const period = clock.intervalMs;
+  return (((t - clock.tickWallMs) % period) + period) % period;
 }
 
 /** What the capture needs; each run adds its own timeline base and start. */
@@ -207,8 +214,7 @@ const REPHASE_TRIES = 4;
 /** `ms` wrapped into the frame clock's slot (0 to its length); as is without a clock. */
 function inSlot(ms: number, clock: FrameClock | undefined, fps: number): number {
   const slot = clock && slotClock(clock, fps);
-  if (!slot) return ms;
-  return round3(((ms % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
+  return slot ? round3(msIntoPeriod({ tickWallMs: 0, intervalMs: slot.intervalMs }, ms)) : ms;
 }
 
 /** How far `landedMs` is after `placeMs` in the slot (ms; negative before it), the shorter way round. */
@@ -443,11 +449,11 @@ export class FfmpegRun {
         if (timer && gatePlannedMs === undefined && /Input #0, pulse/.test(header)) openGate(wallNow() + GATE_READY_MS);
         const grab = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)/.exec(header);
         if (grab && this.gate && timer && this.gate.firstGrabInSlotMs === undefined) {
-          const slot = slotClock(options.frameClock!, options.fps)!;
-          this.gate.firstGrabInSlotMs = round3((((Number(grab[1]) * 1000 - slot.tickWallMs) % slot.intervalMs) + slot.intervalMs) % slot.intervalMs);
+          this.gate.firstGrabInSlotMs = round3(msIntoPeriod(timer.slot, Number(grab[1]) * 1000));
           landed(this.gate.firstGrabInSlotMs);
         }
-        const m = /Input #\d+, x11grab[\s\S]*?start: (\d+\.\d+)[\s\S]*Output #0/.exec(header);
+        // Both inputs' first stamps, once the output is open too (its dump follows the inputs').
+        const m = grab && header.includes('Output #0', grab.index) ? grab : null;
         const audio = /Input #\d+, pulse[\s\S]*?start: (\d+\.\d+)/.exec(header);
         if (m && audio) {
           const starts = [Number(m[1]), Number(audio[1])].map((sec) => Math.round(sec * 1000));

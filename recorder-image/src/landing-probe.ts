@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { terminate, waitForExit } from './child-process.ts';
-import { GRAB_EARLY_MS, GRAB_LATE_MS, type FrameClock } from './ffmpeg-capture.ts';
+import { GRAB_EARLY_MS, GRAB_LATE_MS, msIntoPeriod, type FrameClock } from './ffmpeg-capture.ts';
 
 export interface LandingProbeOptions {
   display: string;
@@ -201,12 +201,6 @@ export function bestGrabPhase(slot: FrameClock, tickMs: number, arrivalsMs: numb
     if (!b || fit.caught < b.caught || (fit.caught === b.caught && (fit.fragile < b.fragile || (fit.fragile === b.fragile && fit.clearance > b.clearance)))) best = { phase, fit };
   }
   return best;
-}
-
-/** Where wall-clock time `t` falls in its period of `clock`: ms after the period's start (0 to intervalMs). */
-export function msIntoPeriod(clock: FrameClock, t: number): number {
-  const period = clock.intervalMs;
-  return (((t - clock.tickWallMs) % period) + period) % period;
 }
 
 /**

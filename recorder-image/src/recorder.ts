@@ -13,8 +13,8 @@ import { ChromiumBrowserSource, loadBrowserDriver, type BrowserSource } from './
 import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
-import { defaultGrabPhaseMs, FfmpegCapture, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { bestGrabPhase, MIN_ARRIVALS, msIntoPeriod, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
+import { defaultGrabPhaseMs, FfmpegCapture, msIntoPeriod, slotClock, type FrameClock } from './ffmpeg-capture.ts';
+import { bestGrabPhase, MIN_ARRIVALS, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
