@@ -67,9 +67,11 @@ describe('recording quality (loose correctness bounds)', () => {
     const spawnToFirstFrameMs = (recording.startupMs as number) - steps.encoderSpawnedMs!;
     expect(spawnToFirstFrameMs).toBeGreaterThanOrEqual(RUN_START_ALLOWANCE_MS - 5);
     expect(spawnToFirstFrameMs).toBeLessThan(RUN_START_ALLOWANCE_MS + 900);
-    // One grab per frame, each at one place in the browser's slot of two ticks: where the gate put x11grab's
-    // first grab (its own stamp). Read back from the file's frame times (wall clock, through each encoder
-    // run's placement in the file), the first run's grabs sit there, a few ms later at most under load.
+    // One grab per frame, each at one place in the browser's slot of two ticks, set by the gate; x11grab's
+    // first grab (its own stamp) shows it. Read back from the file's frame times (wall clock, through each
+    // encoder run's placement in the file), the first run's grabs sit at one place, a few ms later at most
+    // under load. The first grab itself can come late (4 ms after the others in one suite run on a busy
+    // machine, while they kept their place), never early.
     const slotMs = 2 * (started[0]!.frameIntervalMs as number);
     const tickWallMs = started[0]!.tickWallMs as number;
     const gate = recording.gate as { firstGrabInSlotMs: number; lateMs: number };
@@ -84,8 +86,12 @@ describe('recording quality (loose correctness bounds)', () => {
         return d - Math.round(d / slotMs) * slotMs;
       });
     expect(offsets.length).toBeGreaterThan(20);
-    const near = offsets.filter((d) => d >= -2 && d <= 8).length;
+    const place = [...offsets].sort((x, y) => x - y)[Math.floor(offsets.length / 2)]!;
+    const near = offsets.filter((d) => d >= place - 2 && d <= place + 8).length;
     expect(near / offsets.length, JSON.stringify(offsets.slice(0, 40))).toBeGreaterThan(0.7);
+    // The first grab's stamp: at the grabs' place, or up to 8 ms after it.
+    expect(-place).toBeGreaterThanOrEqual(-2);
+    expect(-place).toBeLessThanOrEqual(8);
     // It watched the page's pictures and logged how steadily they came (pictureTiming): a 30 fps video
     // shows a picture about every 33 ms, so most intervals of a 0.4 s watch are counted and they sit
     // within a frame of the beat. Pooled over the watches: the first one, at the start, can place its 5
