@@ -22,6 +22,7 @@ export const RECORDER_METRICS = {
   framesCaptured: 'FramesCaptured',
   framesDropped: 'FramesDropped',
   framesDuplicated: 'FramesDuplicated',
+  framesRepeated: 'FramesRepeated',
   uploadLagSeconds: 'UploadLagSeconds',
 } as const;
 /** The `service` dimension of the recorder's metrics (the functions use OBSERVABILITY.serviceName). */
@@ -192,7 +193,7 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Recorder frames (5 min)',
         left: [recorderMetric(RECORDER_METRICS.framesCaptured, 'Sum')],
-        right: [recorderMetric(RECORDER_METRICS.framesDropped, 'Sum'), recorderMetric(RECORDER_METRICS.framesDuplicated, 'Sum')],
+        right: [recorderMetric(RECORDER_METRICS.framesDropped, 'Sum'), recorderMetric(RECORDER_METRICS.framesDuplicated, 'Sum'), recorderMetric(RECORDER_METRICS.framesRepeated, 'Sum')],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

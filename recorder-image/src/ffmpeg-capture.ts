@@ -12,7 +12,9 @@ import type { Readable, Writable } from 'node:stream';
 import { RecorderError } from './recorder-error.ts';
 import { tail, waitForExit } from './child-process.ts';
 import type { Logger } from './log.ts';
+import type { Mp4Fragment, Mp4Track } from './mp4-boxes.ts';
 import { Mp4Splicer, type SpliceStats } from './mp4-splicer.ts';
+import { RepeatedGrabs } from './repeated-grabs.ts';
 
 export interface CaptureOptions {
   display: string;
@@ -631,7 +633,7 @@ export class FfmpegCapture {
   constructor(settings: CaptureSettings, log?: Logger) {
     this.settings = settings;
     this.log = log;
-    this.splicer = new Mp4Splicer({ log });
+    this.splicer = new Mp4Splicer({ log, onFragment: (f) => this.noteFrames(f) });
     this.output = this.splicer.output;
     this.failed = new Promise((resolve) => (this.raise = resolve));
     this.splicer.failed().then((err) => this.raise(new RecorderError('encoder_failed', err.message, { cause: err })));
@@ -643,6 +645,28 @@ export class FfmpegCapture {
     this.splicer.beginRun(run.zeroWallMs);
     this.attach(run);
     return run;
+  }
+
+  /** Grabs that repeated the picture before them, found in the encoded frames (see repeated-grabs.ts). */
+  readonly repeatedGrabs = new RepeatedGrabs();
+
+  private noteFrames(f: { run: number; zeroWallMs: number; fragment: Mp4Fragment; tracks: Map<number, Mp4Track> }): void {
+    try {
+      for (const run of f.fragment.runs) {
+        const track = f.tracks.get(run.trackId);
+        if (track?.handler !== 'vide') continue;
+        let t = run.baseTime;
+        const frames = run.samples.map((s) => {
+          const frame = { bytes: s.data.length, key: (s.flags & SAMPLE_IS_NON_SYNC) === 0, wallMs: f.zeroWallMs + ((t + s.cto) / track.timescale) * 1000 };
+          t += s.duration;
+          return frame;
+        });
+        this.repeatedGrabs.add(f.run, frames);
+      }
+    } catch (err) {
+      // Counting must never disturb the recording.
+      this.log?.warn('could not count repeated frames', { error: (err as Error).message });
+    }
   }
 
   /** How much later than planned the grabs of this recording's encoders landed (ms, signed; see GATE_EXPECTED_LATE_MS). */
@@ -893,6 +917,9 @@ export class FfmpegCapture {
     return this.runs.at(-1)?.stderrTail ?? '';
   }
 }
+
+/** ISO/IEC 14496-12 sample flags: sample_is_non_sync_sample (not a keyframe). */
+const SAMPLE_IS_NON_SYNC = 0x10000;
 
 /** The wall clock to a fraction of a millisecond (ms since the epoch). */
 const wallNow = () => performance.timeOrigin + performance.now();

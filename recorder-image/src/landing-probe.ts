@@ -211,10 +211,13 @@ export function bestGrabPhase(slot: FrameClock, tickMs: number, arrivalsMs: numb
  * flash and the beep both moved ~30 ms at some takeovers), so after the first watch only when 25 % of the
  * pictures are at risk (with 40 %, a 1080p grab that 3 of 9 pictures arrived at was kept, and 5.8 % of
  * frames were repeated). A run that is not phase-locked (no frame clock: it grabs on a plain 1/fps grid on
- * ffmpeg's timer) is always moved.
+ * ffmpeg's timer) is always moved. When the grab has been `repeating` pictures (a watch brought by repeated
+ * grabs, see the recorder's REPEAT_TRIGGER), one picture caught at the grab that the best phase would not
+ * catch is enough: the file already shows what it costs.
  */
-export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; now: PhaseFit; best: PhaseFit; phaseMs: number; bestPhaseMs: number }): boolean {
+export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; now: PhaseFit; best: PhaseFit; phaseMs: number; bestPhaseMs: number; repeating?: boolean }): boolean {
   if (!o.phaseLocked) return true;
+  if (o.repeating && o.now.caught > o.best.caught) return Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
   const needed = Math.max(2, o.arrivals * (o.watch === 1 ? 0.15 : 0.25));
   const risk = (f: PhaseFit) => f.caught + f.fragile;
   const better = o.now.caught - o.best.caught >= needed || risk(o.now) - risk(o.best) >= needed;

@@ -10,6 +10,8 @@
  * recording ends:
  *  - FramesCaptured, FramesDropped, FramesDuplicated (Count): ffmpeg's frame=, drop_frames= and
  *    dup_frames= over the interval, summed over encoder runs (pauses and resumes);
+ *  - FramesRepeated (Count): grabs that repeated the picture before them while the page was moving, found
+ *    in the encoded frames (repeated-grabs.ts);
  *  - UploadLagSeconds, UploadLagBytes: the most, over the interval, of media written by the encoder but not
  *    durably in S3 yet (as a part or a pending segment): what a crash at that moment would lose;
  *  - UploadRetries (Count): failed S3 requests retried over the interval.
@@ -65,6 +67,8 @@ export function emfDocument(input: {
 export interface MetricSources {
   /** Encoder counters, cumulative over the recording (see FfmpegCapture.last). */
   frames(): CaptureProgress;
+  /** Repeated grabs so far (see RepeatedGrabs). */
+  repeatedFrames(): number;
   /** The upload's lag now. */
   uploadLag(): UploadLag;
   /** Failed S3 requests so far. */
@@ -82,7 +86,7 @@ export interface RecorderMetricsOptions {
 /** Samples the sources and writes one EMF document per interval, and a last one at `stop`. */
 export class RecorderMetrics {
   private readonly o: Required<RecorderMetricsOptions>;
-  private last = { frames: 0, dropped: 0, duplicated: 0, retries: 0 };
+  private last = { frames: 0, dropped: 0, duplicated: 0, repeated: 0, retries: 0 };
   private lagMax = { seconds: 0, bytes: 0 };
   private intervalStartMs: number;
   private timers: NodeJS.Timeout[] = [];
@@ -117,7 +121,7 @@ export class RecorderMetrics {
       const nowMs = this.o.now();
       const frames = this.o.sources.frames();
       const retries = this.o.sources.uploadRetries();
-      const current = { frames: frames.frame, dropped: frames.dropFrames, duplicated: frames.dupFrames, retries };
+      const current = { frames: frames.frame, dropped: frames.dropFrames, duplicated: frames.dupFrames, repeated: this.o.sources.repeatedFrames(), retries };
       const delta = (key: keyof typeof current) => Math.max(0, current[key] - this.last[key]);
       const doc = emfDocument({
         namespace: METRICS_NAMESPACE,
@@ -126,6 +130,7 @@ export class RecorderMetrics {
           { name: 'FramesCaptured', unit: 'Count', value: delta('frames') },
           { name: 'FramesDropped', unit: 'Count', value: delta('dropped') },
           { name: 'FramesDuplicated', unit: 'Count', value: delta('duplicated') },
+          { name: 'FramesRepeated', unit: 'Count', value: delta('repeated') },
           { name: 'UploadLagSeconds', unit: 'Seconds', value: round(this.lagMax.seconds) },
           { name: 'UploadLagBytes', unit: 'Bytes', value: this.lagMax.bytes },
           { name: 'UploadRetries', unit: 'Count', value: delta('retries') },

@@ -30,6 +30,8 @@ export interface SplicerOptions {
   maxHoldMs?: number;
   log?: Logger;
   now?: () => number;
+  /** Called with each fragment an encoder run writes, as read (before any cut): `run` counts runs from 0. */
+  onFragment?: (f: { run: number; zeroWallMs: number; fragment: Mp4Fragment; tracks: Map<number, Mp4Track> }) => void;
 }
 
 interface Run {
@@ -68,6 +70,7 @@ export class Mp4Splicer {
   private readonly maxHoldMs: number;
   private readonly log?: Logger;
   private readonly now: () => number;
+  private readonly onFragment?: SplicerOptions['onFragment'];
   private readonly runs: Run[] = [];
   private tracks?: Map<number, Mp4Track>;
   private ftyp?: Buffer;
@@ -85,6 +88,7 @@ export class Mp4Splicer {
     this.maxHoldMs = options.maxHoldMs ?? 15_000;
     this.log = options.log;
     this.now = options.now ?? Date.now;
+    this.onFragment = options.onFragment;
   }
 
   /** Starts the next run; its media time 0 is wall-clock `zeroWallMs`. The previous run must have ended. */
@@ -200,6 +204,7 @@ export class Mp4Splicer {
         if (!run.pendingMoof || !run.tracks) return;
         const fragment = parseFragment(run.pendingMoof, bytes, run.tracks);
         run.pendingMoof = undefined;
+        this.onFragment?.({ run: this.runs.indexOf(run), zeroWallMs: run.zeroWallMs, fragment, tracks: run.tracks });
         const endTicks = fragment.runs.map((r) => (runEnd(r) / run.tracks!.get(r.trackId)!.timescale) * 1000);
         this.held.push({ run, fragment, endWallMs: run.zeroWallMs + Math.max(0, ...endTicks), heldSinceMs: this.now() });
         return;

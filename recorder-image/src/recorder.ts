@@ -21,6 +21,7 @@ import { describeMissing, missingPrerequisites } from './preflight.ts';
 import { ProcessTreeCpu } from './process-cpu.ts';
 import { RecorderError } from './recorder-error.ts';
 import { sleep } from './child-process.ts';
+import type { RepeatedGrabs } from './repeated-grabs.ts';
 import type { Reporter } from './reporter.ts';
 import type { MediaSink } from './media-uploader.ts';
 
@@ -45,12 +46,26 @@ const LATE_CLOCK_TRIES = 10;
  * they move (a video often starts a moment after the page has loaded), every 5 s after the first 10 s (a
  * still page, until someone's video starts), then 10 s after the first measure, and then every minute
  * while the last watch saw the page settled (picturesSettled), or every PICTURE_RECHECK_UNSETTLED_S when
- * it did not. A watch costs ~0.3 s of CPU (four rows grabbed 1,000 times a second for 0.4 s).
+ * it did not; and sooner when the encoded frames show grabs repeating their picture (REPEAT_TRIGGER). A
+ * watch costs ~0.3 s of CPU (four rows grabbed 1,000 times a second for 0.4 s).
  */
 const PICTURE_WAIT_MS = 500;
 const PICTURE_WAIT_LATER_MS = 5000;
 const PICTURE_RECHECK_S = [10, 60];
 const PICTURE_RECHECK_UNSETTLED_S = 20;
+/**
+ * A watch comes early when the encoder's frames show the grab repeating pictures (RepeatedGrabs): this many
+ * repeats more than the page's own (below), among the frames grabbed since the last watch and within the
+ * last REPEAT_WINDOW_MS, at least REPEAT_WATCH_GAP_MS after it. Frames reach the recorder up to 2 s after
+ * they were grabbed (a fragment per keyframe). A grab among the pictures repeats 2–6 of every 30 frames
+ * (bench runs), the sync page well grabbed about one a minute; before this, the next scheduled watch
+ * (20 s away, or a minute) let such stretches run on. When an early watch finds the grab in place, the
+ * repeats that brought it are taken as the page's own (a 24 fps video repeats one grab in five), and only
+ * as many more bring the next one, until the grab moves.
+ */
+const REPEAT_TRIGGER = 3;
+const REPEAT_WINDOW_MS = 8000;
+const REPEAT_WATCH_GAP_MS = 5000;
 /** A run of watches that see too few pictures is logged at its first and then every this many (~1 min at 5 s). */
 const UNSEEN_LOG_EVERY = 12;
 /** How long each watch lasts (ms): ~12 pictures of 30 fps video. */
@@ -466,8 +481,13 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     if (measured >= PICTURE_RECHECK_S.length && !settled) return 1000 * PICTURE_RECHECK_UNSETTLED_S;
     return 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
   };
+  let lastWatchMs = Date.now();
+  // Repeats per window that are the page's own (see REPEAT_TRIGGER).
+  let ownRepeats = 0;
+  const repeats = () => capture.repeatedGrabs.since(Math.max(lastWatchMs, Date.now() - REPEAT_WINDOW_MS));
   for (let waitMs = 0; !ended; waitMs = nextWaitMs()) {
-    await Promise.race([sleep(waitMs), o.ended]);
+    const after = await waitForWatch(waitMs, () => repeats() >= REPEAT_TRIGGER + ownRepeats);
+    const repeatsSeen = repeats();
     if (ended || capture.paused) continue;
     let failure: string | undefined;
     const arrivals = await pictureArrivals({ display: o.av.display, width: config.width, height: config.height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 2000 }).catch((err: Error) => {
@@ -475,6 +495,7 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
       return [];
     });
     if (ended) continue;
+    lastWatchMs = Date.now();
     if (arrivals.length < MIN_ARRIVALS) {
       // A still page shows nothing to watch; so does a watch that failed or stalled. Logged now and then
       // (the first time, then every UNSEEN_LOG_EVERY-th) so that a run whose grab never moved says why.
@@ -494,15 +515,38 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
     const timing = pictureTiming(arrivals, config.fps);
-    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, now, best: best.fit, phaseMs: phase, bestPhaseMs: best.phase });
+    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, now, best: best.fit, phaseMs: phase, bestPhaseMs: best.phase, repeating: after === 'repeats' });
     // A page is settled when its pictures come steadily and well inside the grab's safe window.
     settled = picturesSettled(timing, (move ? best.fit : now).clearance);
-    log.info('pictures reach the screen', { arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(planned), grabbedPhaseMs: grabbed, now, bestPhaseMs: best.phase, best: best.fit, periodMs: period.intervalMs, inSlotMs, timing, settled });
-    if (!move) continue;
+    log.info('pictures reach the screen', { after, repeats: repeatsSeen, arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(planned), grabbedPhaseMs: grabbed, now, bestPhaseMs: best.phase, best: best.fit, periodMs: period.intervalMs, inSlotMs, timing, settled });
+    if (!move) {
+      if (after === 'repeats') ownRepeats = repeatsSeen;
+      continue;
+    }
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock).catch(() => false);
+    lastWatchMs = Date.now();
+    ownRepeats = 0;
     // A move that failed left the grab where pictures arrive: watch again soon.
     if (!moved) settled = false;
     log.info('grab phase moved', { fromMs: round(phase), toMs: best.phase, moved, gate: capture.gate });
+  }
+
+  /** Waits `waitMs`, or less once `repeating()` holds (from REPEAT_WATCH_GAP_MS on), or until the end; says which. */
+  async function waitForWatch(waitMs: number, repeating: () => boolean): Promise<'schedule' | 'repeats' | 'end'> {
+    let done = false;
+    let early: ReturnType<RepeatedGrabs['when']> | undefined;
+    const byRepeats = sleep(REPEAT_WATCH_GAP_MS).then(async () => {
+      if (done) return new Promise<never>(() => {});
+      early = capture.repeatedGrabs.when(repeating);
+      await early.reached;
+      return 'repeats' as const;
+    });
+    try {
+      return await Promise.race([sleep(waitMs).then(() => 'schedule' as const), o.ended.then(() => 'end' as const), byRepeats]);
+    } finally {
+      done = true;
+      early?.cancel();
+    }
   }
 }
 
@@ -512,7 +556,7 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 /** Frames from the encoder and lag from the upload, written every `intervalMs` and when the recording ends. */
 function startMetrics(capture: FfmpegCapture, sink: MediaSink, log: Logger, intervalMs: number): RecorderMetrics {
   return new RecorderMetrics({
-    sources: { frames: () => capture.last, uploadLag: () => sink.lag(), uploadRetries: () => sink.stats.retries },
+    sources: { frames: () => capture.last, repeatedFrames: () => capture.repeatedGrabs.total, uploadLag: () => sink.lag(), uploadRetries: () => sink.stats.retries },
     log,
     intervalMs,
   }).start();

@@ -104,8 +104,20 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(timing.jitterMs).toBeGreaterThan(0);
     expect(timing.jitterMs).toBeLessThan(1000 / 30);
     expect(timing.offBeat).toBeLessThanOrEqual(timing.intervals);
-    // Each watch says whether the page was settled (picturesSettled), which sets when it is watched again.
-    for (const w of watches) expect(typeof w.settled).toBe('boolean');
+    // Each watch says whether the page was settled (picturesSettled), which sets when it is watched again,
+    // and what brought it: its schedule, or grabs that repeated their picture (REPEAT_TRIGGER).
+    for (const w of watches) {
+      expect(typeof w.settled).toBe('boolean');
+      expect(['schedule', 'repeats']).toContain(w.after);
+      if (w.after === 'repeats') expect(w.repeats as number).toBeGreaterThanOrEqual(3);
+    }
+    // The recorder counted its repeated grabs from the encoded frames (FramesRepeated, repeated-grabs.ts):
+    // about as many as the frame codes in the file show.
+    const metrics = log.filter((l) => l.message === 'recorder metrics');
+    expect(metrics.at(-1)?.final).toBe(true);
+    const counted = metrics.reduce((n, l) => n + (l.FramesRepeated as number), 0);
+    console.log(JSON.stringify({ figure: 'repeated-grabs', counted, inFile: q.repeatedFrames }));
+    expect(Math.abs(counted - q.repeatedFrames)).toBeLessThanOrEqual(3 + 0.2 * q.repeatedFrames);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or

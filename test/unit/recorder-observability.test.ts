@@ -117,9 +117,10 @@ describe('recorder log lines', () => {
 });
 
 describe('recorder metrics (EMF)', () => {
-  function sources(state: { frame: number; drop: number; dup: number; lagSeconds: number; lagBytes: number; retries: number }): MetricSources {
+  function sources(state: { frame: number; drop: number; dup: number; repeated?: number; lagSeconds: number; lagBytes: number; retries: number }): MetricSources {
     return {
       frames: () => ({ frame: state.frame, outTimeSeconds: 0, dropFrames: state.drop, dupFrames: state.dup }),
+      repeatedFrames: () => state.repeated ?? 0,
       uploadLag: () => ({ seconds: state.lagSeconds, bytes: state.lagBytes }),
       uploadRetries: () => state.retries,
     };
@@ -130,7 +131,7 @@ describe('recorder metrics (EMF)', () => {
     const out = captured();
     const log = createLogger({ service: 'recorder', recordingId: 'rec_1', tenantId: 'acme' }, out.write);
     let now = Date.UTC(2026, 0, 2, 3, 4, 5);
-    const state = { frame: 1800, drop: 2, dup: 3, lagSeconds: 2.5, lagBytes: 400_000, retries: 0 };
+    const state = { frame: 1800, drop: 2, dup: 3, repeated: 7, lagSeconds: 2.5, lagBytes: 400_000, retries: 0 };
     const metrics = new RecorderMetrics({ sources: sources(state), log, intervalMs: 60_000, now: () => now });
 
     // Act
@@ -143,11 +144,11 @@ describe('recorder metrics (EMF)', () => {
     expect(directive.Namespace).toBe(METRICS_NAMESPACE);
     expect(METRICS_NAMESPACE).toBe('MeetingRecorder');
     expect(directive.Dimensions).toEqual([['service']]);
-    expect((directive.Metrics as { Name: string }[]).map((m) => m.Name)).toEqual(['FramesCaptured', 'FramesDropped', 'FramesDuplicated', 'UploadLagSeconds', 'UploadLagBytes', 'UploadRetries']);
+    expect((directive.Metrics as { Name: string }[]).map((m) => m.Name)).toEqual(['FramesCaptured', 'FramesDropped', 'FramesDuplicated', 'FramesRepeated', 'UploadLagSeconds', 'UploadLagBytes', 'UploadRetries']);
     expect((doc._aws as { Timestamp: number }).Timestamp).toBe(now);
     expect(doc).toMatchObject({
       level: 'INFO', message: 'recorder metrics', service: 'recorder', recordingId: 'rec_1', tenantId: 'acme',
-      FramesCaptured: 1800, FramesDropped: 2, FramesDuplicated: 3, UploadLagSeconds: 2.5, UploadLagBytes: 400_000, UploadRetries: 0,
+      FramesCaptured: 1800, FramesDropped: 2, FramesDuplicated: 3, FramesRepeated: 7, UploadLagSeconds: 2.5, UploadLagBytes: 400_000, UploadRetries: 0,
       intervalSeconds: 60, final: false,
     });
   });
@@ -178,9 +179,9 @@ describe('recorder metrics (EMF)', () => {
     const metrics = new RecorderMetrics({ sources: sources(state), log, now: () => now });
 
     // Act: a first interval with an outage peak, a second one after pausing (no frames), the end.
-    Object.assign(state, { frame: 900, drop: 1, lagSeconds: 12, lagBytes: 3_000_000, retries: 4 });
+    Object.assign(state, { frame: 900, drop: 1, repeated: 2, lagSeconds: 12, lagBytes: 3_000_000, retries: 4 });
     metrics.sample();
-    Object.assign(state, { frame: 1800, lagSeconds: 3, lagBytes: 500_000, retries: 5 });
+    Object.assign(state, { frame: 1800, repeated: 6, lagSeconds: 3, lagBytes: 500_000, retries: 5 });
     now += 60_000;
     metrics.flush(false);
     Object.assign(state, { lagSeconds: 1, lagBytes: 1000 });
@@ -190,8 +191,8 @@ describe('recorder metrics (EMF)', () => {
 
     // Assess
     const [first, second, ...rest] = out.parsed();
-    expect(first).toMatchObject({ FramesCaptured: 1800, FramesDropped: 1, UploadLagSeconds: 12, UploadLagBytes: 3_000_000, UploadRetries: 5, intervalSeconds: 60, final: false });
-    expect(second).toMatchObject({ FramesCaptured: 0, FramesDropped: 0, UploadLagSeconds: 1, UploadLagBytes: 1000, UploadRetries: 0, intervalSeconds: 30, final: true });
+    expect(first).toMatchObject({ FramesCaptured: 1800, FramesDropped: 1, FramesRepeated: 6, UploadLagSeconds: 12, UploadLagBytes: 3_000_000, UploadRetries: 5, intervalSeconds: 60, final: false });
+    expect(second).toMatchObject({ FramesCaptured: 0, FramesDropped: 0, FramesRepeated: 0, UploadLagSeconds: 1, UploadLagBytes: 1000, UploadRetries: 0, intervalSeconds: 30, final: true });
     expect(rest).toEqual([]);
   });
 
@@ -200,7 +201,7 @@ describe('recorder metrics (EMF)', () => {
     const out = captured();
     const log = createLogger({ service: 'recorder' }, out.write);
     const metrics = new RecorderMetrics({
-      sources: { frames: () => { throw new Error('no encoder'); }, uploadLag: () => ({ seconds: 0, bytes: 0 }), uploadRetries: () => 0 },
+      sources: { frames: () => { throw new Error('no encoder'); }, repeatedFrames: () => 0, uploadLag: () => ({ seconds: 0, bytes: 0 }), uploadRetries: () => 0 },
       log,
     });
 
