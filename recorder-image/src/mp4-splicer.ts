@@ -23,7 +23,10 @@
  */
 import { PassThrough } from 'node:stream';
 import type { Logger } from './log.ts';
-import { Mp4BoxReader, parseFragment, parseMovie, runEnd, writeFragment, type Mp4Fragment, type Mp4Track } from './mp4-boxes.ts';
+import { Mp4BoxReader, parseFragment, parseMovie, runEnd, writeFragment, type Mp4Fragment, type Mp4Sample, type Mp4Track } from './mp4-boxes.ts';
+
+/** The shortest time a picture is shown for at a cut (s): the least gap between two grabs (see videoFilter). */
+const MIN_SHOWN_S = 0.01;
 
 export interface SplicerOptions {
   /** Unconfirmed fragments older than this are written anyway. @default 15000 */
@@ -241,11 +244,21 @@ export class Mp4Splicer {
       if (run.cutWallMs !== undefined) {
         const cutTicks = ((run.cutWallMs - run.zeroWallMs) / 1000) * track.timescale;
         let t = r.baseTime;
-        const kept = [];
+        const kept: Mp4Sample[] = [];
         for (const s of samples) {
           if (t >= cutTicks) break;
           // A picture shown across the cut is shown until the cut; sound keeps whole codec frames.
-          kept.push(track.handler === 'vide' && t + s.duration > cutTicks ? { ...s, duration: Math.max(1, Math.ceil(cutTicks - t)) } : s);
+          if (track.handler === 'vide' && t + s.duration > cutTicks) {
+            const shownTicks = Math.max(1, Math.ceil(cutTicks - t));
+            const before = kept.at(-1);
+            // One that would be shown for less than MIN_SHOWN_S is left out (at a grab move's takeover, the
+            // old encoder's last grab can fall 1 ms before the new one's first): the picture before it is
+            // shown until the cut.
+            if (before && shownTicks < MIN_SHOWN_S * track.timescale) kept[kept.length - 1] = { ...before, duration: before.duration + shownTicks };
+            else kept.push({ ...s, duration: shownTicks });
+          } else {
+            kept.push(s);
+          }
           t += s.duration;
         }
         this.stats.samplesCut += samples.length - kept.length;

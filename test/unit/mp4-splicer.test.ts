@@ -149,6 +149,45 @@ describe('Mp4Splicer', () => {
     expect(splicer.stats.samplesCut).toBeGreaterThan(0);
   });
 
+  it('leaves out a picture that would be shown for less than 10 ms before a cut: the one before it is shown until the cut', () => {
+    // Where run A's 76th picture starts (ms; the first picture also covers the sound's priming).
+    const inA = new Mp4BoxReader().push(runA);
+    const aTracks = parseMovie(inA.find((b) => b.type === 'moov')!.bytes);
+    const aVideo = [...aTracks.values()].find((t) => t.handler === 'vide')!;
+    const aFirst = parseFragment(inA[inA.findIndex((b) => b.type === 'moof')]!.bytes, inA[inA.findIndex((b) => b.type === 'moof') + 1]!.bytes, aTracks);
+    const aRun = aFirst.runs.find((r) => r.trackId === aVideo.trackId)!;
+    const frameTicks = aRun.samples[1]!.duration;
+    const startMs = ((aRun.baseTime + aRun.samples[0]!.duration + 74 * frameTicks) / aVideo.timescale) * 1000;
+    const lengths: number[] = [];
+    for (const afterFrameMs of [2, 12]) {
+      const splicer = new Mp4Splicer();
+      const joined = collect(splicer);
+      splicer.beginRun(100_000);
+      feed(splicer, runA, 65_536);
+      // The cut falls 2 ms, then 12 ms, into the 76th picture.
+      splicer.cutAt(100_000 + startMs + afterFrameMs);
+      splicer.endRun();
+      splicer.finish();
+      const bytes = joined();
+      const path = save(bytes, `cut-${afterFrameMs}.mp4`);
+      expect(decodeErrors(path)).toBe('');
+      lengths.push(packets(path).video.length);
+      // Either way the pictures last until the cut.
+      const boxes = new Mp4BoxReader().push(bytes);
+      const tracks = parseMovie(boxes.find((b) => b.type === 'moov')!.bytes);
+      const video = [...tracks.values()].find((t) => t.handler === 'vide')!;
+      let shown = 0;
+      for (let i = 0; i < boxes.length; i++) {
+        if (boxes[i]!.type !== 'moof') continue;
+        for (const run of parseFragment(boxes[i]!.bytes, boxes[i + 1]!.bytes, tracks).runs) {
+          if (run.trackId === video.trackId) shown += run.samples.reduce((n, x) => n + x.duration, 0);
+        }
+      }
+      expect((shown / video.timescale) * 1000).toBeCloseTo(startMs + afterFrameMs, 0);
+    }
+    expect(lengths).toEqual([75, 76]);
+  });
+
   it('a single run passes through whole: every frame, the same duration', () => {
     const splicer = new Mp4Splicer();
     const joined = collect(splicer);
