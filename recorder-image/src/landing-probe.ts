@@ -204,6 +204,20 @@ export function bestGrabPhase(slot: FrameClock, tickMs: number, arrivalsMs: numb
 }
 
 /**
+ * Whether a grab move's new encoder, whose grabs landed at `landedMs` in the slot, is kept (see
+ * FfmpegCapture.rephase), judged by the pictures of the watch that chose `best`: never when it catches
+ * more of them than the best phase would; when `nearPlace` (within the landing window of the phase); and
+ * also farther off where no more of them are fragile than at the best phase and none is more than 1 ms
+ * nearer an edge of the safe window than there (PhaseFit.clearance; 0 when the best phase had room).
+ * Landings scatter by ±5 ms at 1080p, and a place with room either side need not wait for one in the window.
+ */
+export function landingFits(slot: FrameClock, tickMs: number, arrivalsMs: number[], best: PhaseFit, landedMs: number, nearPlace: boolean): boolean {
+  const fit = phaseFit(slot, tickMs, arrivalsMs, landedMs);
+  if (fit.caught > best.caught) return false;
+  return nearPlace || (fit.fragile <= best.fragile && fit.clearance >= Math.min(0, best.clearance - 1));
+}
+
+/**
  * Whether a watch moves the grab (see the recorder's followPictures): `now` is how the running encoder's
  * grab sits among the watched `arrivals`, `best` how the best phase's would (phaseFit). Moved only when
  * clearly fewer pictures are at risk (caught, or caught and fragile together) at the best phase: each move

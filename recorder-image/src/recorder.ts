@@ -13,8 +13,8 @@ import { ChromiumBrowserSource, loadBrowserDriver, type BrowserSource } from './
 import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
-import { defaultGrabPhaseMs, FfmpegCapture, msIntoPeriod, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { bestGrabPhase, MIN_ARRIVALS, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
+import { defaultGrabPhaseMs, FfmpegCapture, landedNear, msIntoPeriod, slotClock, type FrameClock } from './ffmpeg-capture.ts';
+import { bestGrabPhase, landingFits, MIN_ARRIVALS, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -523,7 +523,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
       if (after === 'repeats') ownRepeats = repeatsSeen;
       continue;
     }
-    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock).catch(() => false);
+    const fits = (landedMs: number) => landingFits(period, clock.intervalMs, arrivals, best.fit, landedMs, landedNear(landedMs, best.phase, clock, config.fps));
+    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock, fits).catch(() => false);
     lastWatchMs = Date.now();
     ownRepeats = 0;
     // A move that failed left the grab where pictures arrive: watch again soon.

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, LANDING_EARLY_MS, LANDING_LATE_MS, offPlace, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, bestGrabPhase, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, bestGrabPhase, landingFits, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -210,6 +210,23 @@ describe('where pictures reach the screen (landing-probe)', () => {
     // With one tick per slot (60 fps) there is no room for a late picture: nothing counts as fragile.
     const tickSlot = slotClock(clock, 60)!;
     expect(phaseFit(tickSlot, clock.intervalMs, seen, 15 - 16.666 + 16.666)).toMatchObject({ caught: 0, fragile: 0 });
+  });
+
+  it("keeps a grab move's encoder that landed where the watched pictures are as safe as at the best phase, or near it and catching none", () => {
+    const seen = arrivals(10, 12, () => 0);
+    const best = bestGrabPhase(slot, clock.intervalMs, seen)!;
+    expect(best.fit).toMatchObject({ caught: 0, fragile: 0 });
+    expect(best.fit.clearance).toBeGreaterThan(4.5);
+    const fits = (landedMs: number, near: boolean) => landingFits(slot, clock.intervalMs, seen, best.fit, (landedMs + slot.intervalMs) % slot.intervalMs, near);
+    // Off the landing window but still with room: kept; a little farther, among the pictures: replaced.
+    expect(fits(best.phase + best.fit.clearance - 0.3, false)).toBe(true);
+    expect(fits(best.phase - best.fit.clearance + 0.3, false)).toBe(true);
+    expect(fits(best.phase + best.fit.clearance + 1.5, false)).toBe(false);
+    // Where pictures arrive: replaced even within the window.
+    expect(fits(10, true)).toBe(false);
+    // Less than a tick after them (fragile): kept only within the window.
+    expect(fits(15, true)).toBe(true);
+    expect(fits(15, false)).toBe(false);
   });
 
   it('finds no phase with too few arrivals, and the fewest caught, then fewest fragile, when arrivals spread', () => {
