@@ -57,9 +57,9 @@ const PICTURE_RECHECK_UNSETTLED_S = 20;
  * A watch comes early when the encoder's frames show the grab repeating pictures (RepeatedGrabs): this many
  * repeats more than the page's own (below), among the frames grabbed since the last watch and within the
  * last REPEAT_WINDOW_MS, at least REPEAT_WATCH_GAP_MS after it. Frames reach the recorder up to 2 s after
- * they were grabbed (a fragment per keyframe). A grab among the pictures repeats 2–6 of every 30 frames
- * (bench runs), the sync page well grabbed about one a minute; before this, the next scheduled watch
- * (20 s away, or a minute) let such stretches run on. When an early watch finds the grab in place, the
+ * they were grabbed (a fragment per keyframe). In the bench a grab among the pictures repeated 1–7 of
+ * every 30 frames for as long as it stayed there, a well placed one a few a minute; before this, the next
+ * scheduled watch (20 s away, or a minute) let such stretches run on. When an early watch finds the grab in place, the
  * repeats that brought it are taken as the page's own (a 24 fps video repeats one grab in five), and only
  * as many more bring the next one, until the grab moves.
  */
