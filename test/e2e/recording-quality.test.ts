@@ -112,12 +112,16 @@ describe('recording quality (loose correctness bounds)', () => {
       if (w.after === 'repeats') expect(w.repeats as number).toBeGreaterThanOrEqual(3);
     }
     // The recorder counted its repeated grabs from the encoded frames (FramesRepeated, repeated-grabs.ts):
-    // about as many as the frame codes in the file show.
+    // about as many as the frame codes in the file show. Not those in the first frames of each encoder run
+    // (REPEAT_SETTLE_FRAMES): at a grab move's takeover the new encoder's first grabs can repeat the old
+    // one's last picture, so each takeover may leave a couple uncounted.
     const metrics = log.filter((l) => l.message === 'recorder metrics');
     expect(metrics.at(-1)?.final).toBe(true);
     const counted = metrics.reduce((n, l) => n + (l.FramesRepeated as number), 0);
-    console.log(JSON.stringify({ figure: 'repeated-grabs', counted, inFile: q.repeatedFrames }));
-    expect(Math.abs(counted - q.repeatedFrames)).toBeLessThanOrEqual(3 + 0.2 * q.repeatedFrames);
+    const takeovers = runs.length - 1;
+    console.log(JSON.stringify({ figure: 'repeated-grabs', counted, inFile: q.repeatedFrames, takeovers }));
+    expect(counted).toBeLessThanOrEqual(q.repeatedFrames + 3);
+    expect(counted).toBeGreaterThanOrEqual(0.8 * q.repeatedFrames - 3 - 2 * takeovers);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or
