@@ -47,7 +47,7 @@ const SIZES: Record<string, { width: number; height: number }> = { '720': { widt
 const PAGE_SECONDS = 20;
 
 export const OUR_SETTINGS = {
-  capture: 'x11grab once per two-tick slot of Chromium\'s frame clock (-framerate 1000000/33332; 16.666 ms tick), its timer started by a gate input at the chosen place in the slot, more than a tick after the page\'s pictures; the place follows where the page\'s pictures reach the screen (watched every 0.5 s until the page moves, then after 10 s, and every minute while its pictures are settled or every 20 s while not; moved by an encoder handover) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps); sound stamped by sample count, placed by PulseAudio\'s stamps averaged over up to 30 s',
+  capture: 'x11grab once per two-tick slot of Chromium\'s frame clock (-framerate 1000000/33332; 16.666 ms tick), its timer started by a gate input at the chosen place in the slot, more than a tick after the page\'s pictures; the place follows where the page\'s pictures reach the screen (watched every 0.5 s until the page moves, then after 10 s, and every minute while its pictures are settled or every 20 s while not, and 5 s after the last watch at the soonest once the encoded frames show 3 repeated grabs more than the page's own; moved by an encoder handover) + pulse, on one wall-clock timeline (-copyts), no frame-rate conversion (passthrough, ms timestamps); sound stamped by sample count, placed by PulseAudio\'s stamps averaged over up to 30 s',
   video: 'libx264 veryfast, tune zerolatency, CRF 23, maxrate 3000k, GOP 60',
   audio: 'AAC 128k',
   container: 'fragmented MP4, streamed to S3 (5 MiB multipart parts + pending segments every 3 s)',
