@@ -13,7 +13,7 @@ import { RecorderError } from './recorder-error.ts';
 import { tail, waitForExit } from './child-process.ts';
 import type { Logger } from './log.ts';
 import type { Mp4Fragment, Mp4Track } from './mp4-boxes.ts';
-import { Mp4Splicer, type SpliceStats } from './mp4-splicer.ts';
+import { MIN_SHOWN_S, Mp4Splicer, type SpliceStats } from './mp4-splicer.ts';
 import { RepeatedGrabs } from './repeated-grabs.ts';
 
 export interface CaptureOptions {
@@ -232,9 +232,6 @@ export function landedNear(landedMs: number, placeMs: number, clock: FrameClock 
   return off >= -LANDING_EARLY_MS && off <= LANDING_LATE_MS;
 }
 
-/** The least time between two kept grabs (s; see videoFilter). */
-const MIN_FRAME_GAP_S = 0.01;
-
 /** The child's file descriptor of the gate input (see grabTimer). */
 const GATE_FD = 4;
 
@@ -246,10 +243,10 @@ const GATE_FD = 4;
 export function videoFilter(o: Pick<CaptureOptions, 'frameClock' | 'grabPhaseMs' | 'fps' | 'width' | 'height' | 'timelineBaseSeconds'>): string {
   const grab = grabTimer(o) ?? { slotOriginSeconds: 0, slotSeconds: 1 / o.fps };
   const slot = (time: string) => `floor((${time}-${grab.slotOriginSeconds.toFixed(6)})/${grab.slotSeconds.toFixed(9)})`;
-  // A kept grab at least MIN_FRAME_GAP_S after the previous one: a late grab at the end of one slot and the
+  // A kept grab at least MIN_SHOWN_S after the previous one: a late grab at the end of one slot and the
   // next slot's first grab can be a fraction of a ms apart (under load), which gave two pictures one
   // millisecond timestamp. The slot's next grab is kept instead.
-  return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})*gte(t-prev_selected_t,${MIN_FRAME_GAP_S})'`;
+  return `setpts=PTS-${o.timelineBaseSeconds}/TB,select='isnan(prev_selected_t)+gt(${slot('t')},${slot('prev_selected_t')})*gte(t-prev_selected_t,${MIN_SHOWN_S})'`;
 }
 
 /** Seconds of sound, from the input's first packet, stamped as PulseAudio stamps them (see audioFilter). */

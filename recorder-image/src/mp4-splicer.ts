@@ -25,8 +25,11 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from './log.ts';
 import { Mp4BoxReader, parseFragment, parseMovie, runEnd, writeFragment, type Mp4Fragment, type Mp4Sample, type Mp4Track } from './mp4-boxes.ts';
 
-/** The shortest time a picture is shown for at a cut (s): the least gap between two grabs (see videoFilter). */
-const MIN_SHOWN_S = 0.01;
+/**
+ * The shortest time a picture lasts in the file (s): the least gap between two kept grabs (the capture's
+ * videoFilter), and the least a picture is shown for before a cut.
+ */
+export const MIN_SHOWN_S = 0.01;
 
 export interface SplicerOptions {
   /** Unconfirmed fragments older than this are written anyway. @default 15000 */
