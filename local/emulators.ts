@@ -169,7 +169,8 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
   s3.destroy();
 }
 
-async function waitForActiveTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
+/** Waits until the table and its indexes are ACTIVE: the emulator answers a write to a table still CREATING with ResourceNotFoundException. */
+export async function waitForActiveTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const t = (await ddb.send(new DescribeTableCommand({ TableName: tableName }))).Table;
     if (t?.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { expect, it } from 'vitest';
-import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators } from '../../local/emulators.ts';
+import { ensureResources, LOCAL_CREDENTIALS, LOCAL_REGION, startEmulators, waitForActiveTable } from '../../local/emulators.ts';
 
 it('a table from before the indexes gains them, keeps every item, and lists old recordings', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'mr-migrate-'));
@@ -29,6 +29,9 @@ it('a table from before the indexes gains them, keeps every item, and lists old 
         ],
       }),
     );
+    // The emulator answers a write to a table still CREATING with ResourceNotFoundException (seen once in a
+    // suite run on a busy machine).
+    await waitForActiveTable(ddb, 'old-table');
     const recording = { id: 'rec_000000000000000000000001', tenantId: 'local', meetingId: 'm1', status: 'UPLOADED', createdAt: '2026-01-01T00:00:00.000Z' };
     await ddb.send(
       new PutItemCommand({
