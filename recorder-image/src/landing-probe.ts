@@ -227,16 +227,20 @@ export function landingFits(slot: FrameClock, tickMs: number, arrivalsMs: number
  * frames were repeated). A run that is not phase-locked (no frame clock: it grabs on a plain 1/fps grid on
  * ffmpeg's timer) is always moved. A watch brought by repeated grabs (`repeating`, see the recorder's
  * REPEAT_TRIGGER) moves the grab only to a place clear of every picture it saw (none caught, none
- * fragile), and then for one picture caught at the grab: the file already shows what that costs. Where
- * no place is clear (pictures spread over the slot, as at 1080p under load), such watches came every ~8 s,
- * and moving at each of them (four encoders started per move, as the landings scattered) loaded the
- * machine further: 8.2 % repeated frames in a 60 s bench run, against 3.2 % before the trigger.
+ * fragile), and then for one picture at risk at the grab (caught, or fragile): the file already shows what
+ * the grab costs. Not for fewer at risk elsewhere: where no place is clear (pictures spread over the slot,
+ * as at 1080p under load), such watches came every ~8 s, and moving at each of them (four encoders started
+ * per move, as the landings scattered) loaded the machine further: 8.2 % repeated frames in a 60 s bench
+ * run, against 3.2 % before the trigger; moving there as a scheduled watch would (25 % more at risk) gave
+ * four moves in 40 s at 720p in one run, and 19.9 % repeated frames. (Moving for caught pictures only, not
+ * fragile ones, kept a 720p grab that every picture reached less than a tick before, after the page's
+ * pictures moved to the slot's other tick: 13.7 % repeated frames in a 40 s run.)
  */
 export function shouldMoveGrab(o: { phaseLocked: boolean; watch: number; arrivals: number; now: PhaseFit; best: PhaseFit; phaseMs: number; bestPhaseMs: number; repeating?: boolean }): boolean {
   if (!o.phaseLocked) return true;
-  if (o.repeating) return o.now.caught > 0 && o.best.caught === 0 && o.best.fragile === 0 && Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
-  const needed = Math.max(2, o.arrivals * (o.watch === 1 ? 0.15 : 0.25));
+  if (Math.abs(o.bestPhaseMs - o.phaseMs) < 1) return false;
   const risk = (f: PhaseFit) => f.caught + f.fragile;
-  const better = o.now.caught - o.best.caught >= needed || risk(o.now) - risk(o.best) >= needed;
-  return better && Math.abs(o.bestPhaseMs - o.phaseMs) >= 1;
+  if (o.repeating) return risk(o.now) > 0 && risk(o.best) === 0;
+  const needed = Math.max(2, o.arrivals * (o.watch === 1 ? 0.15 : 0.25));
+  return o.now.caught - o.best.caught >= needed || risk(o.now) - risk(o.best) >= needed;
 }

@@ -257,15 +257,20 @@ describe('where pictures reach the screen (landing-probe)', () => {
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 10), best: fit(0, 9) })).toBe(false);
     // A best phase within 1 ms of the grab's is no move.
     expect(shouldMoveGrab({ ...watch, bestPhaseMs: 4.75 })).toBe(false);
-    // After repeated grabs, one picture caught is enough, to a place clear of every picture; fragile ones
-    // alone are not, and a place with fragile or caught pictures is no move, however many are at risk now.
+    // After repeated grabs, one picture at risk (caught or fragile) is enough, to a place clear of every
+    // picture, and a place with some at risk is no move, however many are at risk now.
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1, 1), best: fit(0), repeating: true })).toBe(true);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1, 1), best: fit(0), repeating: false })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 1), best: fit(0), repeating: true })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 1), best: fit(0), repeating: false })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(2, 0), best: fit(0, 1), repeating: true })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: true })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: false })).toBe(true);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1), best: fit(1), repeating: true })).toBe(false);
-    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0, 3), best: fit(0), repeating: true })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0), best: fit(0), repeating: true })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1), best: fit(0), bestPhaseMs: 4.5, repeating: true })).toBe(false);
+    // The page's pictures moved to the slot's other tick: all a tick young at the grab, none caught.
+    expect(shouldMoveGrab({ ...watch, watch: 3, arrivals: 8, now: fit(0, 8), best: fit(0), repeating: true })).toBe(true);
     expect(shouldMoveGrab({ ...watch, phaseLocked: false, now: fit(0), best: fit(0, 2), repeating: true })).toBe(true);
     // A run on a plain 1/fps grid (no frame clock at its start) moves whatever the counts say: its grabs are
     // not in step with the ticks, so no count against its phase means anything.
