@@ -35,6 +35,7 @@ import { startSyncPageServer } from '../quality/sync-page.ts';
 import { LAMBDA_TARGETS, lambdaTable, measureLambdaBundles, type LambdaFigure } from './lambda-bundles.ts';
 import { costTable, formatCostTable, inputFromScenarios } from './cost.ts';
 import { REFERENCE_SETTINGS } from './reference-recorder.ts';
+import { readCpuTicks, stealPercent } from './cpu-steal.ts';
 import { poolPictureTiming, type PictureTiming } from '../recorder-image/src/landing-probe.ts';
 
 const run = promisify(execFile);
@@ -60,6 +61,8 @@ interface Scenario {
   seconds: number;
   cpuCores: number;
   peakPssMiB: number;
+  /** CPU time the hypervisor took from this machine while the scenario ran, % of all its CPU time (cpu-steal.ts). */
+  stealPct?: number;
   startupMs?: number;
   stopToLastByteMs?: number;
   stopToUploadedMs?: number;
@@ -238,6 +241,12 @@ async function main() {
   const keep = { dir: dirname(out), media: flags['keep-media'] === true };
   const cacheDir = join(tmpdir(), 'quality-media');
   const scenarios: Scenario[] = [];
+  /** Runs a scenario and keeps it, with the CPU steal while it ran. */
+  const measure = async (work: () => Promise<Scenario>) => {
+    const before = readCpuTicks();
+    const scenario = await work();
+    scenarios.push({ ...scenario, stealPct: stealPercent(before, readCpuTicks()) });
+  };
   try {
     for (const resolution of runs('recorder') ? resolutions : []) {
       const { width, height } = SIZES[resolution]!;
@@ -248,14 +257,14 @@ async function main() {
       const page = await startSyncPageServer({ mediaPath: media });
       try {
         process.stderr.write(`ours ${resolution}p: ${seconds} s...\n`);
-        scenarios.push(await recordOurs(resolution, page.url, seconds, workDir, keep));
+        await measure(() => recordOurs(resolution, page.url, seconds, workDir, keep));
         process.stderr.write(`reference ${resolution}p: ${seconds} s...\n`);
-        scenarios.push(await recordReference(resolution, page.url, seconds, workDir));
+        await measure(() => recordReference(resolution, page.url, seconds, workDir));
         process.stderr.write(`page alone ${resolution}p: ${Math.min(seconds, PAGE_SECONDS)} s...\n`);
-        scenarios.push(await measurePage(resolution, page.url, Math.min(seconds, PAGE_SECONDS)));
+        await measure(() => measurePage(resolution, page.url, Math.min(seconds, PAGE_SECONDS)));
         if (resolution === '720' && longSeconds > 0) {
           process.stderr.write(`ours ${resolution}p: ${longSeconds} s...\n`);
-          scenarios.push(await recordOurs(resolution, page.url, longSeconds, workDir, keep));
+          await measure(() => recordOurs(resolution, page.url, longSeconds, workDir, keep));
         }
       } finally {
         await page.close();
@@ -279,11 +288,11 @@ async function main() {
     };
   });
   const lines = [
-    '| scenario | CPU cores | CPU / ref | CPU above page | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | picture jitter ms (off beat) | start -> 1st frame ms | stop -> last byte ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario | CPU cores | CPU / ref | CPU above page | peak PSS MiB | A/V offset mean (std) ms | drift ms | repeated % | skipped % | picture jitter ms (off beat) | start -> 1st frame ms | stop -> last byte ms | steal % |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${f(r.cpuAbovePageCores, 3)} | ${r.peakPssMiB} | ${f(r.quality?.avOffsetMeanMs)} (${f(r.quality?.avOffsetStdMs)}) | ${f(r.quality?.avDriftMs)} | ${f(r.quality?.repeatedPct, 2)} | ${f(r.quality?.skippedPct, 2)} | ${pictureCell(r.pictureTiming)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} |`,
+        `| ${r.name} | ${f(r.cpuCores, 3)} | ${f(r.cpuRatioToReference, 2)} | ${f(r.cpuAbovePageCores, 3)} | ${r.peakPssMiB} | ${f(r.quality?.avOffsetMeanMs)} (${f(r.quality?.avOffsetStdMs)}) | ${f(r.quality?.avDriftMs)} | ${f(r.quality?.repeatedPct, 2)} | ${f(r.quality?.skippedPct, 2)} | ${pictureCell(r.pictureTiming)} | ${f(r.startupMs, 0)} | ${f(r.stopToLastByteMs, 0)} | ${f(r.stealPct)} |`,
     ),
   ];
   const targets = {
@@ -315,6 +324,7 @@ async function main() {
     console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
     console.log(lines.join('\n'));
     console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
+    console.log('Steal: CPU time the hypervisor took from this virtual machine while the scenario ran (/proc/stat), in % of all its CPU time: a stalled vCPU delays the page\'s pictures and the grabs alike.');
     console.log('Picture jitter: how far the intervals between the page\'s pictures on the screen were from one frame (RMS), and how many were off by more than a third of a frame. It is what the browser gives any capture: a picture that comes late is repeated and the next one skipped.');
   }
   if (lambda) {
