@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAvEnvironment, type AvEnvironment } from '../../recorder-image/src/display.ts';
 import { FfmpegCapture, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { createLogger } from '../../recorder-image/src/log.ts';
 
 const run = promisify(execFile);
 let workDir: string;
@@ -34,14 +35,20 @@ describe('moving the grab phase while recording', () => {
   it('hands over to an encoder with the new phase, and the file stays one continuous recording', async () => {
     // The browser gave no frame clock at the start (it is measured again later): the first run grabs on a
     // plain grid, not phase-locked, and the move puts the grabs in step with the clock measured since.
-    const capture = new FfmpegCapture({
-      ...av,
-      width: 640,
-      height: 360,
-      fps: 30,
-      x264Preset: 'ultrafast',
-      videoMaxBitrateKbps: 1000,
-    });
+    // The log says where each encoder run starts in the file (the splicer's 'encoder run placed').
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ service: 'test' }, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    const capture = new FfmpegCapture(
+      {
+        ...av,
+        width: 640,
+        height: 360,
+        fps: 30,
+        x264Preset: 'ultrafast',
+        videoMaxBitrateKbps: 1000,
+      },
+      log,
+    );
     const chunks: Buffer[] = [];
     capture.output.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise((r) => capture.output.once('end', r));
@@ -73,18 +80,26 @@ describe('moving the grab phase while recording', () => {
       const file = join(workDir, 'rephased.mp4');
       writeFileSync(file, Buffer.concat(chunks));
       const pts = await videoPts(file);
+      const runs = lines.filter((l) => l.message === 'encoder run placed').map((l) => l.fileSeconds as number);
+      expect(runs, 'one takeover').toHaveLength(2);
       const wallSeconds = (stopMs - startMs) / 1000;
       expect(wallSeconds).toBeGreaterThan(3);
       // One continuous picture track as long as the wall time: ~30 frames a second, none missing at the takeover.
       expect(pts.at(-1)! - pts[0]!).toBeGreaterThan(wallSeconds - 0.3);
       expect(pts.at(-1)! - pts[0]!).toBeLessThan(wallSeconds + 0.1);
       expect(pts.length).toBeGreaterThan(wallSeconds * 30 * 0.9);
-      const gaps = pts.slice(1).map((t, i) => t - pts[i]!);
+      const gaps = pts.slice(1).map((t, i) => ({ at: pts[i]!, ms: (t - pts[i]!) * 1000 }));
+      const long = `runs at ${JSON.stringify(runs)} s; gaps over 40 ms (at s: ms): ${gaps.filter((g) => g.ms > 40).map((g) => `${g.at.toFixed(3)}: ${g.ms.toFixed(0)}`).join(', ')}`;
       // The new encoder's first picture is held for up to ~0.1 s (measured 96 ms; the file's first picture
-      // has the same hold, ~57 ms): at most two such holds, none longer, and no picture twice.
-      expect(Math.max(...gaps)).toBeLessThan(0.15);
-      expect(gaps.filter((g) => g > 0.06).length, JSON.stringify(gaps.map((g, i) => [i, Math.round(g * 1000)]).filter(([, g]) => g! > 40))).toBeLessThanOrEqual(2);
-      expect(Math.min(...gaps)).toBeGreaterThan(0.001);
+      // has the same hold, ~57 ms): one such hold at each start, none longer, and no picture twice.
+      const atStart = (g: { at: number }) => runs.some((s) => Math.abs(g.at - (pts[0]! + s)) < 0.05);
+      expect(Math.max(...gaps.map((g) => g.ms)), long).toBeLessThan(150);
+      expect(gaps.filter((g) => g.ms > 60 && atStart(g)).length, long).toBeLessThanOrEqual(2);
+      // Elsewhere a picture may be held for one slot whose grab came late (~67 ms), as on a loaded machine:
+      // under the suite's load this test once saw three holds over 60 ms, where it allowed two in all.
+      expect(gaps.filter((g) => g.ms > 60 && !atStart(g)).every((g) => g.ms < 85), long).toBe(true);
+      expect(gaps.filter((g) => g.ms > 60 && !atStart(g)).length, long).toBeLessThanOrEqual(2);
+      expect(Math.min(...gaps.map((g) => g.ms)), long).toBeGreaterThan(1);
     } finally {
       capture.close();
     }
