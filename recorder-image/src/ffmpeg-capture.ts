@@ -211,7 +211,7 @@ const GATE_MAX_LATE_PLAN_MS = 8;
 export const LANDING_EARLY_MS = 1;
 export const LANDING_LATE_MS = 2.5;
 /** New encoders a grab move starts at most, one after another, for a first grab that lands in place. */
-const REPHASE_TRIES = 4;
+export const REPHASE_TRIES = 4;
 
 /** `ms` wrapped into the frame clock's slot (0 to its length); as is without a clock. */
 function inSlot(ms: number, clock: FrameClock | undefined, fps: number): number {

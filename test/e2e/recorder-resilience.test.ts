@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { descendants } from '../support/processes.ts';
-import { probe } from '../support/media.ts';
+import { probe, videoFrameTimes } from '../support/media.ts';
 import { readRecorderLog } from '../support/recorder-log.ts';
 import { LIVELY_PAGE, startHttpServer, type TestServer } from '../support/servers.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
@@ -109,8 +109,15 @@ describe('recorder resilience', () => {
     expect(recordedSeconds).toBeGreaterThan(25);
     const media = await probe(path);
     expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
-    // Every second of it decodes: no hole where S3 was away.
-    expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * 30 * 0.95));
+    // Every second of it decodes: no hole where S3 was away. Not every frame: on a loaded machine grabs
+    // come late and some slots have none (633 frames of ~786 once, with 15 % CPU steal over the suite),
+    // but none is missing for long.
+    const times = await videoFrameTimes(path);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(Math.max(...gaps), `longest gap between pictures (s), of ${times.length}`).toBeLessThan(0.5);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThan(recordedSeconds - 1.5);
+    expect(media.video!.frames).toBe(times.length);
+    expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * 30 * 0.75));
     expect(done.files![0].partial).toBeUndefined();
     // The recorder really met the outage (its own figures, kept on the item).
     const metrics = (await t.stack.repository.find(id))!.metrics!;

@@ -4,18 +4,16 @@
  * recording (as long as the wall time, no overlap, at most a short hold of one picture at the takeover),
  * and the new encoder must grab at the new phase.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAvEnvironment, type AvEnvironment } from '../../recorder-image/src/display.ts';
-import { FfmpegCapture, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
+import { FfmpegCapture, LANDING_EARLY_MS, LANDING_LATE_MS, REPHASE_TRIES, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { createLogger } from '../../recorder-image/src/log.ts';
+import { videoFrameTimes } from '../support/media.ts';
 import { readCpuTicks, stealPercent } from '../../bench/cpu-steal.ts';
 
-const run = promisify(execFile);
 let workDir: string;
 let av: AvEnvironment;
 beforeAll(async () => {
@@ -26,11 +24,6 @@ afterAll(async () => {
   await av?.stop();
   rmSync(workDir, { recursive: true, force: true });
 });
-
-async function videoPts(file: string): Promise<number[]> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'default=nw=1:nk=1', file], { maxBuffer: 1 << 24 });
-  return stdout.split('\n').filter((l) => /^[\d.]+$/.test(l)).map(Number);
-}
 
 describe('moving the grab phase while recording', () => {
   it('hands over to an encoder with the new phase, and the file stays one continuous recording', async () => {
@@ -72,18 +65,26 @@ describe('moving the grab phase while recording', () => {
       expect(capture.grabPhaseMs).toBeLessThanOrEqual(9);
       expect(capture.grabPhaseMs).toBeGreaterThanOrEqual(1);
       expect(capture.phaseLocked).toBe(true);
-      // The new run's first grab (x11grab's own stamp) fell at the place, give or take the gate's few ms (a
-      // new encoder that landed further off was replaced before it took over; on an idle machine they land).
+      // The new run's first grab (x11grab's own stamp) fell at the place: within 1 ms before it and 2.5 ms
+      // after. A new encoder that landed further off was replaced before it took over, and logged so; on an
+      // idle machine they land. Only the last of REPHASE_TRIES is kept wherever it lands (under the suite's
+      // load one landed 2.6 ms early, another 12.6 ms late, after three others had missed).
       const gate = capture.gate!;
-      expect(gate.firstGrabInSlotMs).toBeGreaterThanOrEqual(7);
-      expect(gate.firstGrabInSlotMs).toBeLessThan(9 + 8);
+      const misses = lines.filter((l) => l.message === 'grab landed off its place');
+      const landed = `first grab at ${gate.firstGrabInSlotMs} ms in the slot, after ${misses.length} landings off the place`;
+      if (misses.length < REPHASE_TRIES - 1) {
+        expect(gate.firstGrabInSlotMs, landed).toBeGreaterThanOrEqual(9 - LANDING_EARLY_MS - 0.001);
+        expect(gate.firstGrabInSlotMs, landed).toBeLessThanOrEqual(9 + LANDING_LATE_MS + 0.001);
+      }
+      expect(misses.length, landed).toBeLessThanOrEqual(REPHASE_TRIES - 1);
+      for (const m of misses) expect(Math.abs(m.offMs as number), landed).toBeGreaterThan(LANDING_EARLY_MS);
       await new Promise((r) => setTimeout(r, 1500));
       const stopMs = Date.now();
       await capture.stop({ atMs: stopMs, drainTimeoutMs: 3000 });
       await ended;
       const file = join(workDir, 'rephased.mp4');
       writeFileSync(file, Buffer.concat(chunks));
-      const pts = await videoPts(file);
+      const pts = await videoFrameTimes(file);
       const runs = lines.filter((l) => l.message === 'encoder run placed').map((l) => l.fileSeconds as number);
       expect(runs, 'one takeover').toHaveLength(2);
       const wallSeconds = (stopMs - startMs) / 1000;
@@ -91,7 +92,12 @@ describe('moving the grab phase while recording', () => {
       // One continuous picture track as long as the wall time: ~30 frames a second, none missing at the takeover.
       expect(pts.at(-1)! - pts[0]!).toBeGreaterThan(wallSeconds - 0.3);
       expect(pts.at(-1)! - pts[0]!).toBeLessThan(wallSeconds + 0.1);
-      expect(pts.length).toBeGreaterThan(wallSeconds * 30 * 0.9);
+      // ~30 frames a second in the new run, which grabs in the middle of its slots. Over the whole file, 112
+      // of ~125 once, beside another test file's recording: the first run grabs on a plain grid (see
+      // below), where a grab that comes late can leave a slot empty.
+      const locked = pts.filter((t) => t >= pts[0]! + runs[1]! - 0.01);
+      expect(locked.length, `${locked.length} frames in ${(pts.at(-1)! - locked[0]!).toFixed(3)} s`).toBeGreaterThan((pts.at(-1)! - locked[0]!) * 30 * 0.9);
+      expect(pts.length).toBeGreaterThan(wallSeconds * 30 * 0.8);
       const gaps = pts.slice(1).map((t, i) => ({ at: pts[i]!, ms: (t - pts[i]!) * 1000 }));
       const steal = stealPercent(ticks, readCpuTicks());
       const long = `CPU steal ${steal === undefined ? 'unknown' : `${steal.toFixed(1)} %`}; runs at ${JSON.stringify(runs)} s; gaps over 40 ms (at s: ms): ${gaps.filter((g) => g.ms > 40).map((g) => `${g.at.toFixed(3)}: ${g.ms.toFixed(0)}`).join(', ')}`;
@@ -100,10 +106,13 @@ describe('moving the grab phase while recording', () => {
       const atStart = (g: { at: number }) => runs.some((s) => Math.abs(g.at - (pts[0]! + s)) < 0.05);
       expect(Math.max(...gaps.map((g) => g.ms)), long).toBeLessThan(150);
       expect(gaps.filter((g) => g.ms > 60 && atStart(g)).length, long).toBeLessThanOrEqual(2);
-      // Elsewhere a picture may be held for one slot whose grab came late (~67 ms), as on a loaded machine:
-      // under the suite's load this test once saw three holds over 60 ms, where it allowed two in all.
-      expect(gaps.filter((g) => g.ms > 60 && !atStart(g)).every((g) => g.ms < 85), long).toBe(true);
-      expect(gaps.filter((g) => g.ms > 60 && !atStart(g)).length, long).toBeLessThanOrEqual(2);
+      // Elsewhere a picture may be held for one slot whose grab came late (~67 ms), as on a loaded machine.
+      // The first run grabs on ffmpeg's own timer against a plain 1/30 s grid, so its grabs can sit at a
+      // slot's edge, where a little lateness empties a slot: under the suite's load it held four pictures
+      // this way in one run. The new run grabs in the middle of its slot, in step with the clock: at most two.
+      const late = gaps.filter((g) => g.ms > 60 && !atStart(g));
+      expect(late.every((g) => g.ms < 85), long).toBe(true);
+      expect(late.filter((g) => g.at > pts[0]! + runs[1]!).length, long).toBeLessThanOrEqual(2);
       expect(Math.min(...gaps.map((g) => g.ms)), long).toBeGreaterThan(1);
     } finally {
       capture.close();

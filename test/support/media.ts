@@ -26,6 +26,12 @@ export async function probe(path: string): Promise<ProbeResult> {
   };
 }
 
+/** The video frames' presentation times (s), in order. */
+export async function videoFrameTimes(path: string): Promise<number[]> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'default=nw=1:nk=1', path], { maxBuffer: 1 << 24 });
+  return stdout.split('\n').filter((l) => /^[\d.]+$/.test(l)).map(Number);
+}
+
 /** Mean volume in dB of the audio track (silence is about -91 dB). */
 export async function meanVolumeDb(path: string): Promise<number> {
   const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', path, '-vn', '-af', 'volumedetect', '-f', 'null', '-']);
