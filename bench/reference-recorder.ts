@@ -28,7 +28,7 @@ import { parseAllowedHosts } from '../functions/core/url-policy.ts';
 import { waitForExit } from '../recorder-image/src/child-process.ts';
 import { startAvEnvironment } from '../recorder-image/src/display.ts';
 import { pictureArrivals, pictureTiming } from '../recorder-image/src/landing-probe.ts';
-import { ProcessTreeCpu } from '../recorder-image/src/process-cpu.ts';
+import { coresByPart, ProcessTreeCpu } from '../recorder-image/src/process-cpu.ts';
 
 /** How long the pictures are watched after the measured window (ms): ~60 intervals at 30 fps. */
 const PICTURE_WATCH_MS = 2000;
@@ -90,14 +90,16 @@ async function main() {
     // Let capture settle before the measured window, as the recorder measures from its first frame.
     await new Promise((r) => setTimeout(r, 2000));
     const cpuStart = usage.sample();
+    const partsStart = usage.secondsByPart();
     const windowStart = Date.now();
     await new Promise((r) => setTimeout(r, Number(flags.seconds) * 1000));
     const cpuSeconds = usage.sample() - cpuStart;
     const windowSeconds = (Date.now() - windowStart) / 1000;
+    const cpuCoresByPart = coresByPart(partsStart, usage.secondsByPart(), windowSeconds);
     const arrivals = await pictureArrivals({ display: av.display, width, height, durationMs: PICTURE_WATCH_MS, timeoutMs: PICTURE_WATCH_MS + 3000 }).catch(() => []);
     ffmpeg?.stdin!.end('q');
     await exited;
-    console.log(JSON.stringify({ cpuCoresPerRecordedSecond: cpuSeconds / windowSeconds, cpuWindowSeconds: windowSeconds, peakPssBytes: usage.peakPssBytes, pictureTiming: pictureTiming(arrivals, PAGE_FPS) }));
+    console.log(JSON.stringify({ cpuCoresPerRecordedSecond: cpuSeconds / windowSeconds, cpuCoresByPart, cpuWindowSeconds: windowSeconds, peakPssBytes: usage.peakPssBytes, pictureTiming: pictureTiming(arrivals, PAGE_FPS) }));
   } finally {
     clearInterval(timer);
     await browser.close();

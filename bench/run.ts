@@ -37,6 +37,7 @@ import { costTable, formatCostTable, inputFromScenarios } from './cost.ts';
 import { REFERENCE_SETTINGS } from './reference-recorder.ts';
 import { readCpuTicks, stealPercent } from './cpu-steal.ts';
 import { poolPictureTiming, type PictureTiming } from '../recorder-image/src/landing-probe.ts';
+import { PROCESS_PARTS, type ProcessPart } from '../recorder-image/src/process-cpu.ts';
 
 const run = promisify(execFile);
 const USAGE =
@@ -60,6 +61,8 @@ interface Scenario {
   resolution: string;
   seconds: number;
   cpuCores: number;
+  /** The same CPU split by process (process-cpu.ts processPart): Xvfb, sound, browser, renderer, ffmpeg, ... */
+  cpuCoresByPart?: Partial<Record<ProcessPart, number>>;
   peakPssMiB: number;
   /** CPU time the hypervisor took from this machine while the scenario ran, % of all its CPU time (cpu-steal.ts). */
   stealPct?: number;
@@ -138,6 +141,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
       resolution,
       seconds,
       cpuCores: m.cpuCoresPerRecordedSecond!,
+      cpuCoresByPart: logLines(logFile).find((l) => l.message === 'cpu by process')?.cores as Scenario['cpuCoresByPart'],
       peakPssMiB: Math.round(m.peakPssBytes! / 2 ** 20),
       startupMs: m.startupMs,
       stopToLastByteMs: m.stopToUploadedMs,
@@ -195,6 +199,7 @@ async function recordReference(resolution: string, pageUrl: string, seconds: num
     resolution,
     seconds,
     cpuCores: figures.cpuCoresPerRecordedSecond,
+    cpuCoresByPart: figures.cpuCoresByPart,
     peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
     pictureTiming: figures.pictureTiming,
     quality: pickQuality(quality),
@@ -212,6 +217,7 @@ async function measurePage(resolution: string, pageUrl: string, seconds: number)
     resolution,
     seconds,
     cpuCores: figures.cpuCoresPerRecordedSecond,
+    cpuCoresByPart: figures.cpuCoresByPart,
     peakPssMiB: Math.round(figures.peakPssBytes / 2 ** 20),
     pictureTiming: figures.pictureTiming,
   };
@@ -221,6 +227,16 @@ const f = (n: number | null | undefined, digits = 1) => (n === null || n === und
 
 /** Picture jitter and how many of the watched intervals were off the beat, e.g. `2.1 (0 of 58)`. */
 const pictureCell = (t: PictureTiming | undefined) => (t ? `${f(t.jitterMs)} (${t.offBeat} of ${t.intervals})` : 'n/a');
+
+/** The CPU split by process of each scenario, one column per part that any scenario used. */
+function partsTable(rows: Scenario[]): string[] {
+  const parts = PROCESS_PARTS.filter((p) => rows.some((r) => (r.cpuCoresByPart?.[p] ?? 0) > 0));
+  return [
+    `| scenario | ${parts.join(' | ')} |`,
+    `|---|${parts.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.name} | ${parts.map((p) => (r.cpuCoresByPart ? f(r.cpuCoresByPart[p] ?? 0, 3) : 'n/a')).join(' | ')} |`),
+  ];
+}
 
 async function main() {
   const flags = parseFlagsOrExit(
@@ -323,6 +339,8 @@ async function main() {
     console.log(`ours: ${Object.values(OUR_SETTINGS).join('; ')}`);
     console.log(`reference (AWS Chime sample settings): ${Object.values(REFERENCE_SETTINGS).join('; ')}\n`);
     console.log(lines.join('\n'));
+    console.log(`\nCPU by process (cores, same window): the page is the browser process (with its display compositor) and the renderer; the capture is ffmpeg.\n`);
+    console.log(partsTable(rows).join('\n'));
     console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
     console.log('Steal: CPU time the hypervisor took from this virtual machine while the scenario ran (/proc/stat), in % of all its CPU time: a stalled vCPU delays the page\'s pictures and the grabs alike.');
     console.log('Picture jitter: how far the intervals between the page\'s pictures on the screen were from one frame (RMS), and how many were off by more than a third of a frame. It is what the browser gives any capture: a picture that comes late is repeated and the next one skipped.');

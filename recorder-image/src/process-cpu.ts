@@ -68,9 +68,46 @@ function readPssBytes(pid: number): number {
   }
 }
 
+/**
+ * The part of a recording a process plays, for the CPU split (`ProcessTreeCpu.secondsByPart`): the
+ * display, the sound server (and the recorder's keep-awake `parec`), Chromium's browser process (which
+ * also runs the display compositor, `--in-process-gpu`), its page (renderer) processes, its other helpers
+ * (zygote, network and storage services), the encoder, the recorder itself, or anything else.
+ */
+export const PROCESS_PARTS = ['browser', 'renderer', 'browserHelpers', 'xvfb', 'sound', 'ffmpeg', 'recorder', 'other'] as const;
+export type ProcessPart = (typeof PROCESS_PARTS)[number];
+
+/**
+ * Which part a process is, from its command line as in /proc/<pid>/cmdline: NUL-separated, or one string
+ * with spaces for Chromium's child processes, which rewrite it (`/usr/lib/chromium/chromium --type=renderer ...`).
+ */
+export function processPart(cmdline: string, isRoot: boolean): ProcessPart {
+  if (isRoot) return 'recorder';
+  const exe = cmdline.split(/[\0 ]/, 1)[0]!.split('/').pop()!;
+  if (exe === 'Xvfb') return 'xvfb';
+  if (exe === 'pulseaudio' || exe === 'parec') return 'sound';
+  if (exe === 'ffmpeg') return 'ffmpeg';
+  if (exe === 'chromium' || exe === 'chrome' || exe === 'chrome_crashpad_handler') {
+    const type = /(?:^|[\0 ])--type=([^\0 ]+)/.exec(cmdline)?.[1];
+    if (type === undefined) return 'browser';
+    return type === 'renderer' ? 'renderer' : 'browserHelpers';
+  }
+  return 'other';
+}
+
+function readPart(pid: number, isRoot: boolean): ProcessPart {
+  try {
+    return processPart(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), isRoot);
+  } catch {
+    return 'other';
+  }
+}
+
 /** Keeps the highest CPU time seen per process (pid + start time), so exited processes keep their share. */
 export class ProcessTreeCpu {
   private readonly seen = new Map<string, number>();
+  /** Each process's part, read once when it is first seen. */
+  private readonly parts = new Map<string, ProcessPart>();
   private readonly rootPid: number;
   /** Highest PSS of the whole tree at one sample. */
   peakPssBytes = 0;
@@ -90,6 +127,7 @@ export class ProcessTreeCpu {
     for (const s of tree) {
       const key = `${s.pid}:${s.startTime}`;
       this.seen.set(key, Math.max(this.seen.get(key) ?? 0, s.cpuTicks));
+      if (!this.parts.has(key)) this.parts.set(key, readPart(s.pid, s.pid === this.rootPid));
       rss += s.rssBytes;
     }
     this.rssLow = Math.min(this.rssLow, rss);
@@ -111,4 +149,20 @@ export class ProcessTreeCpu {
     for (const v of this.seen.values()) ticks += v;
     return ticks / CLOCK_TICKS_PER_SECOND;
   }
+
+  /** CPU seconds so far per part of the recording (as of the last sample). */
+  secondsByPart(): Partial<Record<ProcessPart, number>> {
+    const out: Partial<Record<ProcessPart, number>> = {};
+    for (const [key, ticks] of this.seen) {
+      const part = this.parts.get(key) ?? 'other';
+      out[part] = (out[part] ?? 0) + ticks / CLOCK_TICKS_PER_SECOND;
+    }
+    return out;
+  }
+}
+
+/** Cores each part used between two `secondsByPart` readings `seconds` apart (to 3 decimals), busiest first. */
+export function coresByPart(before: Partial<Record<ProcessPart, number>>, after: Partial<Record<ProcessPart, number>>, seconds: number): Partial<Record<ProcessPart, number>> {
+  const cores = (Object.keys(after) as ProcessPart[]).map((part) => [part, Math.round((((after[part] ?? 0) - (before[part] ?? 0)) / Math.max(seconds, 0.001)) * 1000) / 1000] as const);
+  return Object.fromEntries(cores.sort((a, b) => b[1] - a[1]));
 }

@@ -18,7 +18,7 @@ import { bestGrabPhase, landingFits, MIN_ARRIVALS, phaseFit, pictureArrivals, pi
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
-import { ProcessTreeCpu } from './process-cpu.ts';
+import { coresByPart, ProcessTreeCpu } from './process-cpu.ts';
 import { RecorderError } from './recorder-error.ts';
 import { sleep } from './child-process.ts';
 import type { RepeatedGrabs } from './repeated-grabs.ts';
@@ -171,6 +171,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     // CPU per recorded second: CPU time over the wall time of the same window (capture started -> stop seen).
     const cpuWindowStartMs = Date.now();
     const cpuAtFirstFrame = cpu.sample();
+    const cpuPartsAtFirstFrame = cpu.secondsByPart();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
     log.info('recording', { startupMs: firstFrameMs - deps.processStartMs, startup, firstFrameAtMs: firstFrameMs, inputsOpenAfterMs: capture.inputsOpenAfterMs, phaseLocked: capture.phaseLocked, videoFilter: capture.videoFilter, grabPhaseMs: capture.grabPhaseMs ?? 'default', gate: capture.gate, key });
@@ -209,6 +210,8 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const recordedSeconds = (stopMs - firstFrameMs) / 1000;
     const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
     const cpuWindowSeconds = (observedMs - cpuWindowStartMs) / 1000;
+    // Where the CPU went, over the same window: the page (browser, renderer) against the capture (ffmpeg).
+    log.info('cpu by process', { windowSeconds: round(cpuWindowSeconds), cores: coresByPart(cpuPartsAtFirstFrame, cpu.secondsByPart(), cpuWindowSeconds) });
     if (cause.kind === 'error') throw cause.error;
     const stopReason = await reporter.uploading(stoppedAt, cause.reason);
     // A stop while paused finds no encoder running: the file already ends where the pause began.

@@ -1,6 +1,7 @@
 /**
  * CPU and memory of a process tree (process-cpu.ts), read from /proc of real processes: the peak PSS follows
- * memory the tree touches, and PSS (costly to read) is read again only when the resident set grew.
+ * memory the tree touches, and PSS (costly to read) is read again only when the resident set grew; the CPU
+ * is split by process, including children that have exited.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,4 +61,27 @@ describe('process tree usage', () => {
     expect(usage.pssReadings).toBe(3);
     expect(usage.peakPssBytes - base).toBeGreaterThan(124 * MiB);
   }, 20_000);
+
+  it('splits the CPU by process: a real ffmpeg child counts as the encoder, after it exited too', async () => {
+    const usage = new ProcessTreeCpu(process.pid);
+    usage.sample();
+    const before = usage.secondsByPart();
+    child = spawn('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=30', '-t', '4', '-c:v', 'libx264', '-preset', 'veryfast', '-f', 'null', '-'], { stdio: 'ignore' });
+    const exited = once(child, 'exit');
+    // Sampled while it runs (a process that has exited is no longer in /proc), then after.
+    const end = Date.now() + 60_000;
+    while (child.exitCode === null && Date.now() < end) {
+      usage.sample();
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await exited;
+    usage.sample();
+    const after = usage.secondsByPart();
+    const ffmpeg = (after.ffmpeg ?? 0) - (before.ffmpeg ?? 0);
+    expect(ffmpeg).toBeGreaterThan(0.3);
+    // This process is the tree's root: the recorder's part.
+    expect(after.recorder).toBeGreaterThan(0);
+    const total = Object.values(after).reduce((a, b) => a + b, 0);
+    expect(total).toBeCloseTo(usage.totalSeconds(), 6);
+  }, 90_000);
 });
