@@ -485,6 +485,8 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     return 1000 * (PICTURE_RECHECK_S[measured - 1] ?? PICTURE_RECHECK_S.at(-1)!);
   };
   let lastWatchMs = Date.now();
+  // When the grab last moved (or the encoder started): see REPEAT_MOVE_GAP_MS.
+  let lastMoveMs = Date.now();
   // Repeats per window that are the page's own (see REPEAT_TRIGGER).
   let ownRepeats = 0;
   const repeats = () => capture.repeatedGrabs.since(Math.max(lastWatchMs, Date.now() - REPEAT_WINDOW_MS));
@@ -518,7 +520,7 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     // Where in the slot each picture arrived (ms after its start), sorted.
     const inSlotMs = arrivals.map((t) => Math.round(msIntoPeriod(period, t) * 10) / 10).sort((a, b) => a - b);
     const timing = pictureTiming(arrivals, config.fps);
-    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, now, best: best.fit, phaseMs: phase, bestPhaseMs: best.phase, repeating: after === 'repeats' });
+    const move = shouldMoveGrab({ phaseLocked: locked, watch: measured, arrivals: arrivals.length, now, best: best.fit, phaseMs: phase, bestPhaseMs: best.phase, repeating: after === 'repeats', sinceMoveMs: Date.now() - lastMoveMs });
     // A page is settled when its pictures come steadily and well inside the grab's safe window.
     settled = picturesSettled(timing, (move ? best.fit : now).clearance);
     log.info('pictures reach the screen', { after, repeats: repeatsSeen, arrivals: arrivals.length, phaseLocked: locked, grabPhaseMs: round(planned), grabbedPhaseMs: grabbed, now, bestPhaseMs: best.phase, best: best.fit, periodMs: period.intervalMs, inSlotMs, timing, settled });
@@ -529,6 +531,7 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
     const fits = (landedMs: number) => landingFits(period, clock.intervalMs, arrivals, best.fit, landedMs, landedNear(landedMs, best.phase, clock, config.fps));
     const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock, fits).catch(() => false);
     lastWatchMs = Date.now();
+    lastMoveMs = lastWatchMs;
     ownRepeats = 0;
     // A move that failed left the grab where pictures arrive: watch again soon.
     if (!moved) settled = false;
