@@ -70,8 +70,9 @@ describe('recording quality (loose correctness bounds)', () => {
     // One grab per frame, each at one place in the browser's slot of two ticks, set by the gate; x11grab's
     // first grab (its own stamp) shows it. Read back from the file's frame times (wall clock, through each
     // encoder run's placement in the file), the first run's grabs sit at one place, a few ms later at most
-    // under load. The first grab itself can come late (4 ms after the others in one suite run on a busy
-    // machine, while they kept their place), never early.
+    // under load. The first grab itself can come late, never early: x11grab takes it once it gets a CPU,
+    // while the later grabs keep the timer's place (4 ms late in one suite run on a busy machine, 12 and 13
+    // ms in suite runs at 17 and 23 % CPU steal). How late is the scheduler's, so only early is checked.
     const slotMs = 2 * (started[0]!.frameIntervalMs as number);
     const tickWallMs = started[0]!.tickWallMs as number;
     const gate = recording.gate as { firstGrabInSlotMs: number; lateMs: number };
@@ -89,9 +90,8 @@ describe('recording quality (loose correctness bounds)', () => {
     const place = [...offsets].sort((x, y) => x - y)[Math.floor(offsets.length / 2)]!;
     const near = offsets.filter((d) => d >= place - 2 && d <= place + 8).length;
     expect(near / offsets.length, JSON.stringify(offsets.slice(0, 40))).toBeGreaterThan(0.7);
-    // The first grab's stamp: at the grabs' place, or up to 8 ms after it.
+    // The first grab's stamp: at the grabs' place, or after it.
     expect(-place).toBeGreaterThanOrEqual(-2);
-    expect(-place).toBeLessThanOrEqual(8);
     // It watched the page's pictures and logged how steadily they came (pictureTiming): a 30 fps video
     // shows a picture about every 33 ms, so most intervals of a 0.4 s watch are counted and they sit
     // within a frame of the beat. Pooled over the watches: the first one, at the start, can place its 5
