@@ -106,7 +106,7 @@ function readPart(pid: number, isRoot: boolean): ProcessPart {
 /** Keeps the highest CPU time seen per process (pid + start time), so exited processes keep their share. */
 export class ProcessTreeCpu {
   private readonly seen = new Map<string, number>();
-  /** Each process's part, read once when it is first seen. */
+  /** Each process's part (see processPart). */
   private readonly parts = new Map<string, ProcessPart>();
   private readonly rootPid: number;
   /** Highest PSS of the whole tree at one sample. */
@@ -127,7 +127,10 @@ export class ProcessTreeCpu {
     for (const s of tree) {
       const key = `${s.pid}:${s.startTime}`;
       this.seen.set(key, Math.max(this.seen.get(key) ?? 0, s.cpuTicks));
-      if (!this.parts.has(key)) this.parts.set(key, readPart(s.pid, s.pid === this.rootPid));
+      // Read once, but again while it may still change: a child seen between fork and exec has its parent's
+      // command line, and a Chromium process forked from the zygote the zygote's until it renames itself.
+      const part = this.parts.get(key);
+      if (part === undefined || part === 'other' || part === 'browserHelpers') this.parts.set(key, readPart(s.pid, s.pid === this.rootPid));
       rss += s.rssBytes;
     }
     this.rssLow = Math.min(this.rssLow, rss);
