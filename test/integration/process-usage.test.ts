@@ -84,4 +84,19 @@ describe('process tree usage', () => {
     const total = Object.values(after).reduce((a, b) => a + b, 0);
     expect(total).toBeCloseTo(usage.totalSeconds(), 6);
   }, 90_000);
+
+  it('names a process again while its command line may still change: first seen as something else, then ffmpeg', async () => {
+    const usage = new ProcessTreeCpu(process.pid);
+    // A child that starts as node (unknown: 'other'), renames itself, and then burns ~0.5 s of CPU.
+    const script = `process.stdout.write('up\\n');
+      process.stdin.once('data', () => { process.title = 'ffmpeg'; const end = Date.now() + 500; while (Date.now() < end); process.stdout.write('done\\n'); });`;
+    child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await once(child.stdout!, 'data');
+    usage.sample();
+    expect(usage.secondsByPart().other).toBeGreaterThan(0);
+    child.stdin!.write('x\n');
+    await once(child.stdout!, 'data');
+    usage.sample();
+    expect(usage.secondsByPart().ffmpeg).toBeGreaterThan(0.3);
+  }, 20_000);
 });
