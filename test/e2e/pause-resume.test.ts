@@ -138,10 +138,10 @@ async function decodeErrors(path: string): Promise<string> {
 }
 
 /**
- * Each stream's decode times rise, with no hole: pictures less than 0.5 s apart, sound frames back to back
+ * Each stream's decode times rise, with no hole: pictures less than 1 s apart, sound frames back to back
  * (1024 samples) but for at most one missing frame at each splice. A splice that kept the paused time would
  * leave a hole of seconds. Pictures are grabbed on the wall clock, so a virtual machine that the hypervisor
- * stalls leaves shorter gaps of its own (0.23 and 0.33 s in suite runs at 19-23 % CPU steal). (The first
+ * stalls leaves shorter gaps of its own (0.23 and 0.33 s in suite runs at 19-23 % CPU steal, 0.52 s in another test). (The first
  * half second of a recording has sound frames up to ~75 ms apart while PulseAudio starts; that is the
  * capture, not the splice.)
  */
@@ -155,7 +155,7 @@ async function expectContinuous(path: string, splices: number[]) {
       const step = dts[i]! - dts[i - 1]!;
       expect(step, `${type} packet ${i}`).toBeGreaterThan(0);
       const atSplice = splices.some((s) => Math.abs(dts[i]! - s) < 0.5);
-      const maxStep = type === 'video' ? 0.5 : atSplice ? (2 * 1024) / 48000 + 0.001 : 0.1;
+      const maxStep = type === 'video' ? 1 : atSplice ? (2 * 1024) / 48000 + 0.001 : 0.1;
       expect(step, `${type} step at ${dts[i - 1]}`).toBeLessThan(maxStep);
     }
   }

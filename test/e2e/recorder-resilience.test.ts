@@ -111,10 +111,11 @@ describe('recorder resilience', () => {
     expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
     // Every second of it decodes: no hole where S3 was away. Not every frame: on a loaded machine grabs
     // come late and some slots have none (633 frames of ~786 once, with 15 % CPU steal over the suite),
-    // but none is missing for long.
+    // but none is missing for long: a hole where S3 was away would be seconds long, and a virtual machine
+    // that the hypervisor stalls leaves gaps of its own of up to ~0.5 s (0.516 s once at 12 % CPU steal).
     const times = await videoFrameTimes(path);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(Math.max(...gaps), `longest gap between pictures (s), of ${times.length}`).toBeLessThan(0.5);
+    expect(Math.max(...gaps), `longest gap between pictures (s), of ${times.length}`).toBeLessThan(1);
     expect(times.at(-1)! - times[0]!).toBeGreaterThan(recordedSeconds - 1.5);
     expect(media.video!.frames).toBe(times.length);
     expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * 30 * 0.75));
