@@ -130,18 +130,19 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
     const quality = await analyseRecording(file, { fps: FPS });
     // The recorder's log (and with --keep-media, the file) stay next to the JSON, for looking into a figure.
     const logFile = join(dataDir, 'logs', `${id}.log`);
+    const log = logLines(logFile);
     mkdirSync(keep.dir, { recursive: true });
     copyFileSync(logFile, join(keep.dir, `ours-${resolution}-${seconds}.recorder.log`));
     if (keep.media) copyFileSync(file, join(keep.dir, `ours-${resolution}-${seconds}.mp4`));
     return {
-      startupParts: startupParts(logFile),
-      pictureTiming: watchedPictureTiming(logFile),
+      startupParts: startupParts(log),
+      pictureTiming: watchedPictureTiming(log),
       name: `ours ${resolution}p30, ${seconds} s`,
       pipeline: 'ours',
       resolution,
       seconds,
       cpuCores: m.cpuCoresPerRecordedSecond!,
-      cpuCoresByPart: logLines(logFile).find((l) => l.message === 'cpu by process')?.cores as Scenario['cpuCoresByPart'],
+      cpuCoresByPart: log.find((l) => l.message === 'cpu by process')?.cores as Scenario['cpuCoresByPart'],
       peakPssMiB: Math.round(m.peakPssBytes! / 2 ** 20),
       startupMs: m.startupMs,
       stopToLastByteMs: m.stopToUploadedMs,
@@ -157,8 +158,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
  * Where the start-up time goes, from the recorder's log: the browser's start (launch and frame clock, from the
  * process start), and the encoder's inputs opening (from the encoder's spawn).
  */
-function startupParts(logFile: string): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean; steps?: Record<string, number> } {
-  const lines = logLines(logFile);
+function startupParts(lines: Record<string, unknown>[]): { browserStartedMs?: number; inputsOpenAfterMs?: number; frameClock: boolean; steps?: Record<string, number> } {
   const browser = lines.find((l) => l.message === 'browser started');
   const recording = lines.find((l) => l.message === 'recording');
   return {
@@ -182,8 +182,8 @@ function logLines(logFile: string): Record<string, unknown>[] {
 }
 
 /** The picture timing of all the recorder's watches of the page ('pictures reach the screen'), pooled. */
-function watchedPictureTiming(logFile: string): PictureTiming | undefined {
-  const timings = logLines(logFile).flatMap((l) => (l.message === 'pictures reach the screen' && l.timing ? [l.timing as PictureTiming] : []));
+function watchedPictureTiming(lines: Record<string, unknown>[]): PictureTiming | undefined {
+  const timings = lines.flatMap((l) => (l.message === 'pictures reach the screen' && l.timing ? [l.timing as PictureTiming] : []));
   return poolPictureTiming(timings);
 }
 
