@@ -18,9 +18,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PublicRecording, RecordingStatus } from '../../functions/core/recording.ts';
-import { probe } from '../support/media.ts';
+import { probe, videoFrameTimes } from '../support/media.ts';
 import { startHttpServer, type TestServer } from '../support/servers.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { watchSteal } from '../support/steal.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -206,6 +207,7 @@ const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)
 describe('pause and resume', () => {
   it('pauses twice and resumes: the file leaves out the paused spans, continuous, with nothing captured while paused', async () => {
     const seen = new Set<string>();
+    const steal = watchSteal();
     const id = await start('pause-twice', seen);
     const live = (await t.api.get(id)).body;
     // The check that private content is seen when it is captured: one second of it while recording.
@@ -227,6 +229,7 @@ describe('pause and resume', () => {
     await sleep(3000);
     expect((await t.api.stop(id)).status).toBe(202);
     const done = await waitFor(id, ['UPLOADED'], seen, 60_000);
+    const stealPct = steal.percent();
 
     expect(done.status, JSON.stringify(done.error)).toBe('UPLOADED');
     expect(done.stopReason).toBe('api');
@@ -255,7 +258,12 @@ describe('pause and resume', () => {
     expect(Math.abs(media.durationSeconds - (span1 + span2 + span3))).toBeLessThan(1);
     expect(media.durationSeconds).toBeLessThan(wallSeconds - 5);
     expect(Math.abs(done.files![0]!.durationSeconds - media.durationSeconds)).toBeLessThan(0.2);
-    expect(media.video!.frames).toBeGreaterThan(media.durationSeconds * 30 * 0.8);
+    // Frames keep coming in every run, on the share of the time the machine had (a hypervisor's stall
+    // takes its frames from any recorder; a suite run in CI kept 240 of the ~445 frames of a 14.8 s file).
+    const times = await videoFrameTimes(path);
+    const holes = times.slice(1).map((t, i) => [times[i]!, t - times[i]!] as const).filter(([, gap]) => gap > 0.2);
+    const framesSeen = `${media.video!.frames} frames in ${media.durationSeconds.toFixed(2)} s; CPU steal ${stealPct.toFixed(1)} %; gaps over 0.2 s (at s: s): ${holes.map(([at, gap]) => `${at.toFixed(2)}: ${gap.toFixed(2)}`).join(', ') || 'none'}`;
+    expect(media.video!.frames, framesSeen).toBeGreaterThan(media.durationSeconds * 30 * 0.8 * (1 - stealPct / 100));
     await expectContinuous(path, [p1!.offsetSeconds, p2!.offsetSeconds]);
 
     // Nothing captured while paused: private frames and tone only in the marker second, recorded live.
@@ -263,7 +271,7 @@ describe('pause and resume', () => {
     const markerTo = (markerOffMs - Date.parse(live.startedAt!)) / 1000;
     const frames = await privateFrames(path);
     const tone = await privateToneWindows(path);
-    console.log(JSON.stringify({ figure: 'pause-resume', pausedSeenMs: pause1.pausedSeenMs, resumeLatenciesMs, fileSeconds: media.durationSeconds, wallSeconds, spans: [span1, span2, span3], marker: [markerFrom, markerTo], privateFrames: [frames[0], frames.at(-1), frames.length], toneWindows: [tone[0], tone.at(-1), tone.length] }));
+    console.log(JSON.stringify({ figure: 'pause-resume', pausedSeenMs: pause1.pausedSeenMs, resumeLatenciesMs, fileSeconds: media.durationSeconds, frames: media.video!.frames, stealPct, wallSeconds, spans: [span1, span2, span3], marker: [markerFrom, markerTo], privateFrames: [frames[0], frames.at(-1), frames.length], toneWindows: [tone[0], tone.at(-1), tone.length] }));
     expect(frames.length).toBeGreaterThan(20);
     expect(tone.length).toBeGreaterThan(12);
     for (const time of [...frames, ...tone]) {
@@ -384,7 +392,7 @@ describe('max duration', () => {
     const seen = new Set<string>();
     const id = await start('max-paused', seen, { maxDurationSeconds: 8 });
     await sleep(3000);
-    await pause(id, seen);
+    const { sentAt } = await pause(id, seen);
     const done = await waitFor(id, ['UPLOADED'], seen, 60_000);
     setPrivate(false);
     expect(done.status, JSON.stringify(done.error)).toBe('UPLOADED');
@@ -392,7 +400,11 @@ describe('max duration', () => {
     expect(seconds(done.startedAt!, done.stoppedAt!)).toBeCloseTo(8, 1);
     const media = await probe(await download(id, 'max-paused'));
     expect(Math.abs(media.durationSeconds - done.pauses![0]!.offsetSeconds)).toBeLessThan(0.1);
+    // The file ends where the pause was asked for: ~3 s, or later when the machine was slow to send it
+    // (4.46 s once, at 11.6 % CPU steal over the file's run); never after the request.
+    const sentSeconds = (sentAt - Date.parse(done.startedAt!)) / 1000;
     expect(media.durationSeconds).toBeGreaterThan(2.5);
-    expect(media.durationSeconds).toBeLessThan(4);
+    expect(media.durationSeconds, `the pause was sent ${sentSeconds.toFixed(2)} s in`).toBeLessThan(sentSeconds + 0.5);
+    expect(media.durationSeconds).toBeGreaterThan(sentSeconds - 0.5);
   });
 });
