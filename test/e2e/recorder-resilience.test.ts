@@ -14,6 +14,7 @@ import { probe, videoFrameTimes } from '../support/media.ts';
 import { readRecorderLog } from '../support/recorder-log.ts';
 import { LIVELY_PAGE, startHttpServer, type TestServer } from '../support/servers.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
+import { watchStalls } from '../support/stalls.ts';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,25 +101,30 @@ describe('recorder resilience', () => {
 
   it('S3 is down for 20 s mid-recording: uploads retry from the buffer and nothing is lost', async () => {
     const { id } = await startRecording('/s3-outage');
+    const stalls = watchStalls();
     await sleep(3000);
     await t.stack.emulators.stopS3();
     await sleep(20_000);
     await t.stack.emulators.startS3();
     await sleep(3000);
+    const ran = stalls.read();
     const { done, path, recordedSeconds } = await stopAndFetch(id, 's3-outage');
+    stalls.stop();
     expect(recordedSeconds).toBeGreaterThan(25);
     const media = await probe(path);
     expect(Math.abs(media.durationSeconds - recordedSeconds)).toBeLessThan(1.5);
     // Every second of it decodes: no hole where S3 was away. Not every frame: on a loaded machine grabs
     // come late and some slots have none (633 frames of ~786 once, with 15 % CPU steal over the suite),
     // but none is missing for long: a hole where S3 was away would be seconds long, and a virtual machine
-    // that the hypervisor stalls leaves gaps of its own of up to ~0.5 s (0.516 s once at 12 % CPU steal).
+    // that the hypervisor stalls leaves gaps of its own of up to ~0.5 s (0.516 s once at 12 % CPU steal),
+    // or as long as the machine stood still.
     const times = await videoFrameTimes(path);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(Math.max(...gaps), `longest gap between pictures (s), of ${times.length}`).toBeLessThan(1);
+    const seen = `${times.length} frames in ${recordedSeconds.toFixed(1)} s; the machine ${ran.text}`;
+    expect(Math.max(...gaps), `longest gap between pictures (s); ${seen}`).toBeLessThan(1 + ran.longestStallMs / 1000);
     expect(times.at(-1)! - times[0]!).toBeGreaterThan(recordedSeconds - 1.5);
     expect(media.video!.frames).toBe(times.length);
-    expect(media.video!.frames).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * 30 * 0.75));
+    expect(media.video!.frames, seen).toBeGreaterThanOrEqual(Math.floor(recordedSeconds * ran.ran * 30 * 0.75));
     expect(done.files![0].partial).toBeUndefined();
     // The recorder really met the outage (its own figures, kept on the item).
     const metrics = (await t.stack.repository.find(id))!.metrics!;

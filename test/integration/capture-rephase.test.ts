@@ -12,7 +12,7 @@ import { startAvEnvironment, type AvEnvironment } from '../../recorder-image/src
 import { FfmpegCapture, LANDING_EARLY_MS, LANDING_LATE_MS, REPHASE_TRIES, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { createLogger } from '../../recorder-image/src/log.ts';
 import { videoFrameTimes } from '../support/media.ts';
-import { readCpuTicks, stealPercent } from '../../bench/cpu-steal.ts';
+import { watchStalls } from '../support/stalls.ts';
 
 let workDir: string;
 let av: AvEnvironment;
@@ -47,9 +47,10 @@ describe('moving the grab phase while recording', () => {
     capture.output.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise((r) => capture.output.once('end', r));
     capture.confirmUntil(Number.MAX_SAFE_INTEGER);
-    // A vCPU the hypervisor does not schedule stalls the grabs too: one run here held a picture 167 ms, in a
-    // session where the bench measured 17-38 % steal. The failure message says how much there was.
-    const ticks = readCpuTicks();
+    // A machine that stands still stalls the grabs too: one run here held a picture 167 ms, in a session
+    // where the bench measured 17-38 % steal. The bounds on frames and gaps make room for the stalls seen,
+    // and the failure message says what they were.
+    const stalls = watchStalls();
     try {
       await capture.firstFrame(15_000);
       const startMs = capture.firstFrameAtMs!;
@@ -91,31 +92,33 @@ describe('moving the grab phase while recording', () => {
       const starts = runs.map((s) => pts[0]! + s);
       const takeover = starts[1]!;
       const wallSeconds = (stopMs - startMs) / 1000;
+      const ran = stalls.stop();
+      const stallMs = ran.longestStallMs;
       expect(wallSeconds).toBeGreaterThan(3);
       // One continuous picture track as long as the wall time: ~30 frames a second, none missing at the takeover.
-      expect(pts.at(-1)! - pts[0]!).toBeGreaterThan(wallSeconds - 0.3);
+      expect(pts.at(-1)! - pts[0]!).toBeGreaterThan(wallSeconds - 0.3 - stallMs / 1000);
       expect(pts.at(-1)! - pts[0]!).toBeLessThan(wallSeconds + 0.1);
       // ~30 frames a second in the new run, which grabs in the middle of its slots. Over the whole file, 112
       // of ~125 once, beside another test file's recording: the first run grabs on a plain grid (see
       // below), where a grab that comes late can leave a slot empty.
       const locked = pts.filter((t) => t >= takeover - 0.01);
-      expect(locked.length, `${locked.length} frames in ${(pts.at(-1)! - locked[0]!).toFixed(3)} s`).toBeGreaterThan((pts.at(-1)! - locked[0]!) * 30 * 0.9);
-      expect(pts.length).toBeGreaterThan(wallSeconds * 30 * 0.8);
       const gaps = pts.slice(1).map((t, i) => ({ at: pts[i]!, ms: (t - pts[i]!) * 1000 }));
-      const steal = stealPercent(ticks, readCpuTicks());
-      const long = `CPU steal ${steal === undefined ? 'unknown' : `${steal.toFixed(1)} %`}; runs at ${JSON.stringify(runs)} s; gaps over 40 ms (at s: ms): ${gaps.filter((g) => g.ms > 40).map((g) => `${g.at.toFixed(3)}: ${g.ms.toFixed(0)}`).join(', ')}`;
+      const long = `the machine ${ran.text}; runs at ${JSON.stringify(runs)} s; gaps over 40 ms (at s: ms): ${gaps.filter((g) => g.ms > 40).map((g) => `${g.at.toFixed(3)}: ${g.ms.toFixed(0)}`).join(', ')}`;
+      const lockedSeconds = pts.at(-1)! - locked[0]!;
+      expect(locked.length, `${locked.length} frames in ${lockedSeconds.toFixed(3)} s; ${long}`).toBeGreaterThan((lockedSeconds - ran.stalledSeconds) * 30 * 0.9);
+      expect(pts.length, long).toBeGreaterThan(wallSeconds * ran.ran * 30 * 0.8);
       // The new encoder's first picture is held for up to ~0.1 s (measured 96 ms; the file's first picture
       // has the same hold, ~57 ms): one such hold at each start, none longer, and no picture twice.
       const atStart = (g: { at: number }) => starts.some((s) => Math.abs(g.at - s) < 0.05);
-      expect(Math.max(...gaps.map((g) => g.ms)), long).toBeLessThan(150);
+      expect(Math.max(...gaps.map((g) => g.ms)), long).toBeLessThan(150 + stallMs);
       expect(gaps.filter((g) => g.ms > 60 && atStart(g)).length, long).toBeLessThanOrEqual(2);
       // Elsewhere a picture may be held for one slot whose grab came late (~67 ms), as on a loaded machine.
       // The first run grabs on ffmpeg's own timer against a plain 1/30 s grid, so its grabs can sit at a
       // slot's edge, where a little lateness empties a slot: under the suite's load it held four pictures
       // this way in one run. The new run grabs in the middle of its slot, in step with the clock: at most two.
       const late = gaps.filter((g) => g.ms > 60 && !atStart(g));
-      expect(late.every((g) => g.ms < 85), long).toBe(true);
-      expect(late.filter((g) => g.at > takeover).length, long).toBeLessThanOrEqual(2);
+      expect(late.every((g) => g.ms < 85 + stallMs), long).toBe(true);
+      expect(late.filter((g) => g.at > takeover).length, long).toBeLessThanOrEqual(2 + ran.stallCount);
       expect(Math.min(...gaps.map((g) => g.ms)), long).toBeGreaterThan(1);
     } finally {
       capture.close();
