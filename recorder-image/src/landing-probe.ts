@@ -197,10 +197,14 @@ export function bestGrabPhase(slot: FrameClock, tickMs: number, arrivalsMs: numb
   let best: { phase: number; fit: PhaseFit } | undefined;
   for (let phase = 0; phase < slot.intervalMs; phase += 0.25) {
     const fit = phaseFit(slot, tickMs, arrivalsMs, phase);
-    const b = best?.fit;
-    if (!b || fit.caught < b.caught || (fit.caught === b.caught && (fit.fragile < b.fragile || (fit.fragile === b.fragile && fit.clearance > b.clearance)))) best = { phase, fit };
+    if (!best || fitBetter(fit, best.fit)) best = { phase, fit };
   }
   return best;
+}
+
+/** Whether grabs that fit as `a` are better placed than grabs that fit as `b`: fewer pictures caught, then fewer fragile, then more clearance. */
+export function fitBetter(a: PhaseFit, b: PhaseFit): boolean {
+  return a.caught < b.caught || (a.caught === b.caught && (a.fragile < b.fragile || (a.fragile === b.fragile && a.clearance > b.clearance)));
 }
 
 /**

@@ -14,7 +14,7 @@ import type { RecorderConfig } from './config.ts';
 import type { ControlChannel, ControlState } from './control-channel.ts';
 import { startAvEnvironment, type AvEnvironment } from './display.ts';
 import { defaultGrabPhaseMs, FfmpegCapture, landedNear, msIntoPeriod, slotClock, type FrameClock } from './ffmpeg-capture.ts';
-import { bestGrabPhase, landingFits, MIN_ARRIVALS, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
+import { bestGrabPhase, fitBetter, landingFits, MIN_ARRIVALS, phaseFit, pictureArrivals, picturesSettled, pictureTiming, shouldMoveGrab } from './landing-probe.ts';
 import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
@@ -529,7 +529,10 @@ async function followPictures(o: { capture: FfmpegCapture; clock: FrameClock; av
       continue;
     }
     const fits = (landedMs: number) => landingFits(period, clock.intervalMs, arrivals, best.fit, landedMs, landedNear(landedMs, best.phase, clock, config.fps));
-    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock, fits).catch(() => false);
+    // The last new encoder, if it landed off the place too, takes over only where it grabs no worse than the
+    // running one (a run on a plain grid always gives way to one in step with the clock).
+    const noWorse = (landedMs: number) => !locked || !fitBetter(now, phaseFit(period, clock.intervalMs, arrivals, landedMs));
+    const moved = await capture.rephase(best.phase, FIRST_FRAME_TIMEOUT_MS, DRAIN_TIMEOUT_MS, clock, fits, noWorse).catch(() => false);
     lastWatchMs = Date.now();
     lastMoveMs = lastWatchMs;
     ownRepeats = 0;

@@ -25,28 +25,24 @@ afterAll(async () => {
   rmSync(workDir, { recursive: true, force: true });
 });
 
+/** A capture of the display with no frame clock (grabs on a plain 1/fps grid), its log lines and its output. */
+function startCapture() {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ service: 'test' }, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+  const capture = new FfmpegCapture({ ...av, width: 640, height: 360, fps: 30, x264Preset: 'ultrafast', videoMaxBitrateKbps: 1000 }, log);
+  const chunks: Buffer[] = [];
+  capture.output.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise((r) => capture.output.once('end', r));
+  capture.confirmUntil(Number.MAX_SAFE_INTEGER);
+  return { lines, capture, chunks, ended };
+}
+
 describe('moving the grab phase while recording', () => {
   it('hands over to an encoder with the new phase, and the file stays one continuous recording', async () => {
     // The browser gave no frame clock at the start (it is measured again later): the first run grabs on a
     // plain grid, not phase-locked, and the move puts the grabs in step with the clock measured since.
     // The log says where each encoder run starts in the file (the splicer's 'encoder run placed').
-    const lines: Record<string, unknown>[] = [];
-    const log = createLogger({ service: 'test' }, (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
-    const capture = new FfmpegCapture(
-      {
-        ...av,
-        width: 640,
-        height: 360,
-        fps: 30,
-        x264Preset: 'ultrafast',
-        videoMaxBitrateKbps: 1000,
-      },
-      log,
-    );
-    const chunks: Buffer[] = [];
-    capture.output.on('data', (c: Buffer) => chunks.push(c));
-    const ended = new Promise((r) => capture.output.once('end', r));
-    capture.confirmUntil(Number.MAX_SAFE_INTEGER);
+    const { lines, capture, chunks, ended } = startCapture();
     // A machine that stands still stalls the grabs too: one run here held a picture 167 ms, in a session
     // where the bench measured 17-38 % steal. The bounds on frames and gaps make room for the stalls seen,
     // and the failure message says what they were.
@@ -120,6 +116,40 @@ describe('moving the grab phase while recording', () => {
       expect(late.every((g) => g.ms < 85 + stallMs), long).toBe(true);
       expect(late.filter((g) => g.at > takeover).length, long).toBeLessThanOrEqual(2 + ran.stallCount);
       expect(Math.min(...gaps.map((g) => g.ms)), long).toBeGreaterThan(1);
+    } finally {
+      capture.close();
+    }
+  }, 60_000);
+
+  it('a move whose last new encoder landed off its place, where it may not be kept, leaves the running encoder grabbing', async () => {
+    const { lines, capture, chunks, ended } = startCapture();
+    try {
+      await capture.firstFrame(15_000);
+      await new Promise((r) => setTimeout(r, 1000));
+      const clock: FrameClock = { tickWallMs: Date.now(), intervalMs: 16.666 };
+      // No landing is accepted, and the last may not be kept.
+      const seenLast: number[] = [];
+      const moved = await capture.rephase(9, 15_000, 3000, clock, () => false, (landedMs) => (seenLast.push(landedMs), false));
+      expect(moved).toBe(false);
+      expect(seenLast).toHaveLength(1);
+      const misses = lines.filter((l) => l.message === 'grab landed off its place');
+      expect(misses.map((m) => m.attempt)).toEqual([1, 2, 3, REPHASE_TRIES]);
+      expect(misses.at(-1)).toMatchObject({ kept: false, landedMs: seenLast[0] });
+      // The first encoder goes on, still on its grid, and a later move can still take over.
+      expect(capture.phaseLocked).toBe(false);
+      expect(capture.grabPhaseMs).toBeUndefined();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(await capture.rephase(9, 15_000, 3000, clock, () => true)).toBe(true);
+      expect(capture.phaseLocked).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      await capture.stop({ atMs: Date.now(), drainTimeoutMs: 3000 });
+      await ended;
+      const file = join(workDir, 'kept-running.mp4');
+      writeFileSync(file, Buffer.concat(chunks));
+      const runs = lines.filter((l) => l.message === 'encoder run placed');
+      expect(runs, 'the first run, then the second move\'s').toHaveLength(2);
+      const pts = await videoFrameTimes(file);
+      expect(pts.length).toBeGreaterThan(30);
     } finally {
       capture.close();
     }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, LANDING_EARLY_MS, LANDING_LATE_MS, offPlace, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, bestGrabPhase, landingFits, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, REPEAT_MOVE_GAP_MS, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, bestGrabPhase, fitBetter, landingFits, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, REPEAT_MOVE_GAP_MS, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -227,6 +227,19 @@ describe('where pictures reach the screen (landing-probe)', () => {
     // Less than a tick after them (fragile): kept only within the window.
     expect(fits(15, true)).toBe(true);
     expect(fits(15, false)).toBe(false);
+  });
+
+  it('orders places by pictures caught, then fragile, then clearance (the last new encoder of a move is kept only where it is no worse)', () => {
+    const seen = arrivals(10, 12, () => 0);
+    const at = (phase: number) => phaseFit(slot, clock.intervalMs, seen, phase);
+    // Among the pictures, then a tick after them, then well clear of them.
+    expect(fitBetter(at(15), at(10))).toBe(true);
+    expect(fitBetter(at(35 - 33.332), at(15))).toBe(true);
+    expect(fitBetter(at(10), at(15))).toBe(false);
+    // Equal fits: neither is better, so a landing as good as the running grab is kept.
+    expect(fitBetter(at(10), at(10))).toBe(false);
+    expect(fitBetter({ caught: 0, fragile: 0, clearance: 3 }, { caught: 0, fragile: 0, clearance: 2 })).toBe(true);
+    expect(fitBetter({ caught: 0, fragile: 1, clearance: 9 }, { caught: 0, fragile: 0, clearance: 2 })).toBe(false);
   });
 
   it('finds no phase with too few arrivals, and the fewest caught, then fewest fragile, when arrivals spread', () => {
