@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { chromiumTickMs, frameClockFromTicks } from '../../recorder-image/src/browser-source.ts';
 import { defaultGrabPhaseMs, ffmpegArgs, GATE_LEAD_MS, GRAB_LATE_MS, grabQueueSize, grabTimer, LANDING_EARLY_MS, LANDING_LATE_MS, offPlace, slotClock, videoFilter, type CaptureOptions } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { loadRecorderConfig } from '../../recorder-image/src/config.ts';
-import { arrivalsFromShowinfo, bestGrabPhase, fitBetter, landingFits, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, REPEAT_MOVE_GAP_MS, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
+import { arrivalsFromShowinfo, bestGrabPhase, fitBetter, landingFits, phaseFit, picturesSettled, pictureTiming, poolPictureTiming, REPEAT_CAUGHT_MOVE_GAP_MS, REPEAT_MOVE_GAP_MS, SETTLED_ROOM_MS, shouldMoveGrab, STEADY_JITTER_MS } from '../../recorder-image/src/landing-probe.ts';
 
 const TICK = 1000 / 60;
 /** rAF timestamps as Chromium gives them: on a 60 Hz grid, coarsened to 0.1 ms. */
@@ -279,8 +279,8 @@ describe('where pictures reach the screen (landing-probe)', () => {
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(2, 0), best: fit(0, 1), repeating: true })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: true })).toBe(false);
     const minute = REPEAT_MOVE_GAP_MS;
-    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: true, sinceMoveMs: minute - 1 })).toBe(false);
-    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: true, sinceMoveMs: minute })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1, 5), best: fit(0, 1), repeating: true, sinceMoveMs: minute - 1 })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1, 5), best: fit(0, 1), repeating: true, sinceMoveMs: minute })).toBe(true);
     // The 10-minute run's watches: 2 caught and 6 fragile at the grab, 2 fragile at the best place, moves;
     // 1 and 3 against 2 fragile is not much better, nor is anything against a place with a caught picture
     // or three fragile ones.
@@ -288,6 +288,15 @@ describe('where pictures reach the screen (landing-probe)', () => {
     expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 5, now: fit(1, 3), best: fit(0, 2), repeating: true, sinceMoveMs: minute })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 9, now: fit(5, 5), best: fit(1, 0), repeating: true, sinceMoveMs: minute })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 9, now: fit(5, 5), best: fit(0, 3), repeating: true, sinceMoveMs: minute })).toBe(false);
+    // With two or more pictures caught at the grab, 15 s after the last move is enough; with one, a minute.
+    const soon = REPEAT_CAUGHT_MOVE_GAP_MS;
+    expect(soon).toBeLessThan(minute);
+    expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 10, now: fit(2, 5), best: fit(0, 1), repeating: true, sinceMoveMs: soon })).toBe(true);
+    expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 10, now: fit(2, 5), best: fit(0, 1), repeating: true, sinceMoveMs: soon - 1 })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 10, now: fit(1, 6), best: fit(0, 1), repeating: true, sinceMoveMs: soon })).toBe(false);
+    expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 10, now: fit(1, 6), best: fit(0, 1), repeating: true, sinceMoveMs: minute })).toBe(true);
+    // Not much better elsewhere: no move however many are caught.
+    expect(shouldMoveGrab({ ...watch, watch: 9, arrivals: 10, now: fit(3, 0), best: fit(0, 2), repeating: true, sinceMoveMs: minute })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(3, 3), best: fit(0, 1), repeating: false })).toBe(true);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(1), best: fit(1), repeating: true })).toBe(false);
     expect(shouldMoveGrab({ ...watch, watch: 2, now: fit(0), best: fit(0), repeating: true })).toBe(false);
