@@ -241,7 +241,7 @@ export const REPEAT_CAUGHT_MOVE_GAP_MS = 15_000;
  * fragile, with at least twice as many plus two at risk at the grab), and then at most once a minute
  * (REPEAT_MOVE_GAP_MS since the last move), or 15 s after it when two or more pictures are caught at the
  * grab (REPEAT_CAUGHT_MOVE_GAP_MS): in a later 10-minute 720p run the page's pictures moved to the slot's
- * other tick 10 s after a move, three times, and such watches with 2–3 caught kept the grab for up to 55 s
+ * other tick 10 s after a move, three times, and such watches with 2–3 caught kept the grab for up to 66 s
  * (about a quarter of the run's 316 repeated frames). In a 10-minute 720p bench run the page's pictures came onto the
  * grab for 95 s (650 repeated frames): five such watches found 4–10 pictures at risk at the grab and 1–2
  * fragile at the best place, and kept the grab, until the next scheduled watch moved it. Not for fewer at
