@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PublicRecording, RecordingStatus } from '../../functions/core/recording.ts';
-import { probe, videoFrameTimes } from '../support/media.ts';
+import { gapsBetween, probe } from '../support/media.ts';
 import { startHttpServer, type TestServer } from '../support/servers.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 import { watchStalls } from '../support/stalls.ts';
@@ -138,6 +138,16 @@ async function decodeErrors(path: string): Promise<string> {
   return stderr.trim();
 }
 
+type PacketTimes = Record<'video' | 'audio', number[]>;
+
+/** Each stream's packet decode times (s), in file order. */
+async function packetTimes(path: string): Promise<PacketTimes> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,dts_time', '-of', 'csv=p=0', path], { maxBuffer: 64 << 20 });
+  const rows = stdout.trim().split('\n').map((l) => l.split(','));
+  const of = (type: string) => rows.filter((r) => r[0] === type).map((r) => Number(r[1]));
+  return { video: of('video'), audio: of('audio') };
+}
+
 /**
  * Each stream's decode times rise, with no hole: pictures less than 1 s apart, sound frames back to back
  * (1024 samples) but for at most one missing frame at each splice. A splice that kept the paused time would
@@ -147,11 +157,9 @@ async function decodeErrors(path: string): Promise<string> {
  * half second of a recording has sound frames up to ~75 ms apart while PulseAudio starts; that is the
  * capture, not the splice.)
  */
-async function expectContinuous(path: string, splices: number[], stallSeconds = 0) {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=codec_type,dts_time', '-of', 'csv=p=0', path], { maxBuffer: 64 << 20 });
-  const rows = stdout.trim().split('\n').map((l) => l.split(','));
-  for (const type of ['video', 'audio']) {
-    const dts = rows.filter((r) => r[0] === type).map((r) => Number(r[1]));
+function expectContinuous(packets: PacketTimes, splices: number[], stallSeconds = 0) {
+  for (const type of ['video', 'audio'] as const) {
+    const dts = packets[type];
     expect(dts.length).toBeGreaterThan(10);
     for (let i = 1; i < dts.length; i++) {
       const step = dts[i]! - dts[i - 1]!;
@@ -263,11 +271,11 @@ describe('pause and resume', () => {
     expect(Math.abs(done.files![0]!.durationSeconds - media.durationSeconds)).toBeLessThan(0.2);
     // Frames keep coming in every run, for the time the machine ran (a stall takes its frames from any
     // recorder; a suite run in CI kept 240 of the ~445 frames of a 14.8 s file).
-    const times = await videoFrameTimes(path);
-    const holes = times.slice(1).map((t, i) => [times[i]!, t - times[i]!] as const).filter(([, gap]) => gap > 0.2);
-    const framesSeen = `${media.video!.frames} frames in ${media.durationSeconds.toFixed(2)} s; gaps over 0.2 s (at s: s): ${holes.map(([at, gap]) => `${at.toFixed(2)}: ${gap.toFixed(2)}`).join(', ') || 'none'}; the machine ${ran.text}`;
+    const packets = await packetTimes(path);
+    const holes = gapsBetween(packets.video).filter((g) => g.seconds > 0.2);
+    const framesSeen = `${media.video!.frames} frames in ${media.durationSeconds.toFixed(2)} s; gaps over 0.2 s (at s: s): ${holes.map((g) => `${g.at.toFixed(2)}: ${g.seconds.toFixed(2)}`).join(', ') || 'none'}; the machine ${ran.text}`;
     expect(media.video!.frames, framesSeen).toBeGreaterThan(media.durationSeconds * ran.ran * 30 * 0.8);
-    await expectContinuous(path, [p1!.offsetSeconds, p2!.offsetSeconds], ran.longestStallMs / 1000);
+    expectContinuous(packets, [p1!.offsetSeconds, p2!.offsetSeconds], ran.longestStallMs / 1000);
 
     // Nothing captured while paused: private frames and tone only in the marker second, recorded live.
     const markerFrom = (markerOnMs - Date.parse(live.startedAt!)) / 1000;
@@ -375,7 +383,7 @@ describe('pause and resume', () => {
     expect(media.durationSeconds).toBeGreaterThan(p.offsetSeconds + 2);
     expect(media.durationSeconds).toBeGreaterThan(recordedBeforeKill - 8);
     expect(media.durationSeconds).toBeLessThan(recordedBeforeKill + 0.5);
-    await expectContinuous(path, [p.offsetSeconds]);
+    expectContinuous(await packetTimes(path), [p.offsetSeconds]);
   });
 });
 

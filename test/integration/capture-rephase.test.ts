@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAvEnvironment, type AvEnvironment } from '../../recorder-image/src/display.ts';
 import { FfmpegCapture, LANDING_EARLY_MS, LANDING_LATE_MS, REPHASE_TRIES, type FrameClock } from '../../recorder-image/src/ffmpeg-capture.ts';
 import { createLogger } from '../../recorder-image/src/log.ts';
-import { videoFrameTimes } from '../support/media.ts';
+import { gapsBetween, videoFrameTimes } from '../support/media.ts';
 import { watchStalls } from '../support/stalls.ts';
 
 let workDir: string;
@@ -98,7 +98,7 @@ describe('moving the grab phase while recording', () => {
       // of ~125 once, beside another test file's recording: the first run grabs on a plain grid (see
       // below), where a grab that comes late can leave a slot empty.
       const locked = pts.filter((t) => t >= takeover - 0.01);
-      const gaps = pts.slice(1).map((t, i) => ({ at: pts[i]!, ms: (t - pts[i]!) * 1000 }));
+      const gaps = gapsBetween(pts).map((g) => ({ at: g.at, ms: g.seconds * 1000 }));
       const long = `the machine ${ran.text}; runs at ${JSON.stringify(runs)} s; gaps over 40 ms (at s: ms): ${gaps.filter((g) => g.ms > 40).map((g) => `${g.at.toFixed(3)}: ${g.ms.toFixed(0)}`).join(', ')}`;
       const lockedSeconds = pts.at(-1)! - locked[0]!;
       expect(locked.length, `${locked.length} frames in ${lockedSeconds.toFixed(3)} s; ${long}`).toBeGreaterThan((lockedSeconds - ran.stalledSeconds) * 30 * 0.9);

@@ -32,6 +32,11 @@ export async function videoFrameTimes(path: string): Promise<number[]> {
   return stdout.split('\n').filter((l) => /^[\d.]+$/.test(l)).map(Number);
 }
 
+/** The gaps between consecutive times (s), each with the time it starts at. */
+export function gapsBetween(times: number[]): { at: number; seconds: number }[] {
+  return times.slice(1).map((t, i) => ({ at: times[i]!, seconds: t - times[i]! }));
+}
+
 /** Mean volume in dB of the audio track (silence is about -91 dB). */
 export async function meanVolumeDb(path: string): Promise<number> {
   const { stderr } = await run('ffmpeg', ['-hide_banner', '-nostats', '-i', path, '-vn', '-af', 'volumedetect', '-f', 'null', '-']);

@@ -30,7 +30,7 @@ setInterval(() => {
 `;
 
 export interface Stalls {
-  /** Seconds since the watch began (to `stop`, once stopped). */
+  /** Seconds from the start of the watch to its stop. */
   seconds: number;
   /** Seconds the watcher thread stood still, in stalls over 30 ms; how many there were, and the longest (ms). */
   stalledSeconds: number;
@@ -45,9 +45,7 @@ export interface Stalls {
 }
 
 export interface StallWatch {
-  /** What was seen so far (the watch keeps going). */
-  read(): Stalls;
-  /** Ends the watch and gives what it saw. */
+  /** Ends the watch and gives what it saw (the same each time it is called). */
   stop(): Stalls;
 }
 
@@ -60,7 +58,6 @@ export function watchStalls(): StallWatch {
   const ticks = readCpuTicks();
   let final: Stalls | undefined;
   const read = (): Stalls => {
-    if (final) return final;
     const seconds = (performance.now() - startedMs) / 1000;
     const stalledSeconds = seen[0]! / 1000;
     const steal = stealPercent(ticks, readCpuTicks()) ?? 0;
@@ -76,7 +73,6 @@ export function watchStalls(): StallWatch {
     };
   };
   return {
-    read,
     stop: () => {
       final ??= read();
       void worker.terminate();
