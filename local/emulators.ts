@@ -10,12 +10,13 @@ import {
   DynamoDBClient,
   PutItemCommand,
   ResourceInUseException,
+  ResourceNotFoundException,
   ScanCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ import { TABLE_INDEXES, TABLE_KEYS, recordingItemAttributes } from '#core/table-
 import S3rver from 's3rver';
 
 export interface Emulators {
+  /** The folder holding both emulators' data. */
+  dataDir: string;
   dynamodbEndpoint: string;
   s3Endpoint: string;
   /** Takes S3 down (open connections are cut), as an outage would; `startS3` brings it back on the same port. */
@@ -66,6 +69,7 @@ export async function startEmulators(opts: { dataDir: string; dynamodbPort?: num
   };
 
   return {
+    dataDir: opts.dataDir,
     dynamodbEndpoint: `http://${HOST}:${dynamoPort}`,
     s3Endpoint: `http://${HOST}:${s3Address.port}`,
     stopS3: closeS3,
@@ -130,6 +134,18 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
         GlobalSecondaryIndexes: indexes.map(indexDefinition),
       }),
     );
+  // A migration cut short (the process died between dropping the old table and copying its items back)
+  // left its items in this file; the copy is finished below.
+  const migrationFile = join(e.dataDir, `${tableName}.migration.json`);
+  const copyBack = async (items: Record<string, AttributeValue>[]) => {
+    await waitForActiveTable(ddb, tableName);
+    for (const raw of items) {
+      const item = unmarshall(raw);
+      const withIndexes = item[TABLE_KEYS.sortKey] === 'RECORDING' ? { ...item, ...recordingItemAttributes(item as never) } : item;
+      await ddb.send(new PutItemCommand({ TableName: tableName, Item: marshall(withIndexes, { removeUndefinedValues: true }) }));
+    }
+    rmSync(migrationFile, { force: true });
+  };
   try {
     await createTable();
   } catch (err) {
@@ -146,16 +162,17 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
         items.push(...(page.Items ?? []));
         startKey = page.LastEvaluatedKey;
       } while (startKey);
+      // The items go to disk first, so that no crash from here on loses them.
+      writeFileSync(`${migrationFile}.tmp`, JSON.stringify(items));
+      renameSync(`${migrationFile}.tmp`, migrationFile);
       await ddb.send(new DeleteTableCommand({ TableName: tableName }));
+      // The emulator answers DeleteTable before the table is gone, and a CreateTable in between fails with
+      // ResourceInUseException (seen in CI).
+      await waitForTableGone(ddb, tableName);
       await createTable();
-      await waitForActiveTable(ddb, tableName);
-      for (const raw of items) {
-        const item = unmarshall(raw);
-        const withIndexes = item[TABLE_KEYS.sortKey] === 'RECORDING' ? { ...item, ...recordingItemAttributes(item as never) } : item;
-        await ddb.send(new PutItemCommand({ TableName: tableName, Item: marshall(withIndexes, { removeUndefinedValues: true }) }));
-      }
     }
   }
+  if (existsSync(migrationFile)) await copyBack(JSON.parse(readFileSync(migrationFile, 'utf8')) as Record<string, AttributeValue>[]);
   await ddb.send(new DescribeTableCommand({ TableName: tableName }));
   ddb.destroy();
 
@@ -167,6 +184,20 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
     if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw err;
   }
   s3.destroy();
+}
+
+/** Waits until DescribeTable no longer finds the table. */
+async function waitForTableGone(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) return;
+      throw err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Table ${tableName} was not deleted`);
 }
 
 /** Waits until the table and its indexes are ACTIVE: the emulator answers a write to a table still CREATING with ResourceNotFoundException. */
