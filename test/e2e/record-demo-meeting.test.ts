@@ -2,11 +2,11 @@
  * End to end on the local stack: the real API, DynamoDB/S3 emulators over HTTP, the deployed ASL on the
  * local Step Functions runner, and the recorder process with Xvfb, PulseAudio, Chromium and ffmpeg.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../local/emulators.ts';
 import { meanVolumeDb, probe } from '../support/media.ts';
 import { assertValidEmf, readRecorderLog } from '../support/recorder-log.ts';
@@ -69,7 +69,9 @@ describe('recording the demo meeting end to end', () => {
     const object = await s3.send(new GetObjectCommand({ Bucket: t.stack.bucketName, Key: file.key }));
     const bytes = Buffer.from(await object.Body!.transformToByteArray());
     expect(bytes.length).toBe(file.sizeBytes);
-    const path = join(mkdtempSync(join(tmpdir(), 'mr-e2e-')), 'recording.mp4');
+    const dir = mkdtempSync(join(tmpdir(), 'mr-e2e-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'recording.mp4');
     writeFileSync(path, bytes);
     const media = await probe(path);
     expect(media.video).toMatchObject({ codec: 'h264', width: 1280, height: 720 });

@@ -3,26 +3,19 @@
  * acknowledged fails the synth, and so this test. Every acknowledgment must give a reason. Bundling is skipped
  * (the `aws:cdk:bundling-stacks` context): the rules look at the template, not at the Lambda code.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MeetingRecorderStack } from '../../lib/meeting-recorder-stack.ts';
 import { RecordingService } from '../../lib/recording-service.ts';
-
-const outdirs: string[] = [];
-afterAll(() => outdirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 function newApp(): App {
-  const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
-  outdirs.push(outdir);
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return app;
 }
@@ -87,7 +80,7 @@ describe('cdk-nag AwsSolutions', () => {
   });
 
   it('gives every acknowledgment a rule id and a reason', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new MeetingRecorderStack(app, 'MeetingRecorder');
     // Ours; the CDK acknowledges some of its own (CloudFormation-Validate::...).
     const all = acknowledgments(stack).filter((ack) => ack.id.includes('AwsSolutions'));
@@ -122,7 +115,7 @@ const ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = new Set([
 
 describe('IAM', () => {
   it('uses "*" resources only for actions that have no resource-level permissions', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const template = Template.fromStack(new MeetingRecorderStack(app, 'MeetingRecorder'));
     const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
       (policy) => (policy as { Properties: { PolicyDocument: { Statement: Record<string, any>[] } } }).Properties.PolicyDocument.Statement,

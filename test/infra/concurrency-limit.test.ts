@@ -10,9 +10,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_CONCURRENT_RECORDINGS, ENV } from '../../functions/core/config.ts';
 import { RecordingService, type RecordingServiceProps } from '../../lib/recording-service.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 function synth(props: RecordingServiceProps) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'LimitStack');
   new RecordingService(stack, 'Service', props);
   return Template.fromStack(stack);

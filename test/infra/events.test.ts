@@ -16,9 +16,10 @@ import { busEntry, statusChangedDetail, type BusEvent } from '../../functions/co
 import { RecordingService } from '../../lib/recording-service.ts';
 import { LocalEventBus } from '../../local/local-events.ts';
 import { projectPath } from '../../lib/project-paths.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 function synth() {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'CustomerStack');
   const service = new RecordingService(stack, 'Recorder');
   const postToChat = new lambda.Function(stack, 'PostToChat', {

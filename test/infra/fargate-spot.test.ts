@@ -10,10 +10,11 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { describe, expect, it } from 'vitest';
 import { RecordingService, type RecordingServiceProps } from '../../lib/recording-service.ts';
 import { STATE } from '../../workflow/recording-workflow.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 /** Synthesizes the service without bundling the functions (only the infrastructure settings matter here). */
 function synth(props: RecordingServiceProps) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'SpotStack');
   new RecordingService(stack, 'Service', props);
   return Template.fromStack(stack);

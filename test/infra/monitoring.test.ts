@@ -13,11 +13,12 @@ import { OBSERVABILITY } from '../../functions/core/observability-config.ts';
 import { RECORDER_METRICS, SERVICE_METRICS } from '../../lib/monitoring.ts';
 import { RecordingService } from '../../lib/recording-service.ts';
 import { WORKFLOW_TIMEOUT_SECONDS } from '../../workflow/recording-workflow.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
 function synth(props: ConstructorParameters<typeof RecordingService>[2] = {}) {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'Host');
   const service = new RecordingService(stack, 'Service', props);
   return { stack, service, template: Template.fromStack(stack) };
@@ -67,7 +68,7 @@ describe('alarms', () => {
 
   it('notify the given actions, every one of them', () => {
     const { stack, template: withActions } = (() => {
-      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
       const host = new Stack(app, 'Host');
       const topic = new sns.Topic(host, 'Pager', { enforceSSL: true });
       new RecordingService(host, 'Service', { alarmActions: [new actions.SnsAction(topic)] });

@@ -8,6 +8,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MeetingRecorderStack } from '../../lib/meeting-recorder-stack.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
@@ -17,7 +18,7 @@ describe('the CDK HTTP API and the OpenAPI document', () => {
 
   beforeAll(() => {
     // Prepare: the deployable stack, synthesized once. Routes do not depend on the Lambda code, so esbuild is skipped.
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const template = Template.fromStack(new MeetingRecorderStack(app, 'MeetingRecorder'));
     const doc = JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'openapi.json'), 'utf8'));
 

@@ -7,12 +7,13 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { RECORDER_CONTAINER_NAME } from '../../workflow/recording-workflow.ts';
 import { RecordingService, type RecordingServiceProps } from '../../lib/recording-service.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
 function synth(props: RecordingServiceProps) {
   // No esbuild bundling: only settings are looked at.
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'TestStack');
   new RecordingService(stack, 'Service', props);
   return Template.fromStack(stack);

@@ -1,10 +1,10 @@
 /** A missing system prerequisite stops local mode at once, naming the piece and how to install it. */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { describeMissing, missingPrerequisites, PREREQUISITES } from '../../recorder-image/src/preflight.ts';
 
 const run = promisify(execFile);
@@ -25,6 +25,7 @@ describe('system prerequisites', () => {
   it('`npm start` without ffmpeg, Xvfb or PulseAudio exits at once with that message', async () => {
     // Prepare: a PATH that has node and nothing else.
     const bin = mkdtempSync(join(tmpdir(), 'mr-path-'));
+    onTestFinished(() => rmSync(bin, { recursive: true, force: true }));
     symlinkSync(process.execPath, join(bin, 'node'));
     // Act
     const started = Date.now();
