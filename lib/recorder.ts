@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
+import { Duration, IgnoreMode, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -59,12 +59,12 @@ export interface RecorderProps {
 const VIDEO_ENVIRONMENT = { VIDEO_WIDTH: '1280', VIDEO_HEIGHT: '720', VIDEO_FPS: '30' };
 
 /**
- * Paths left out of the image's build context (the repository root). Tests and benchmarks are not shipped;
- * node_modules is installed inside the image for the target platform.
+ * The image's build context (the repository root) holds only what the Dockerfile copies: package*.json,
+ * functions/, workflow/, recorder-image/ and scripts/build-recorder.ts. Nothing else is copied into the
+ * cloud assembly, and a change elsewhere (tests, scratch folders, node_modules) leaves the image hash alone.
  */
-// The Dockerfile copies only package*.json, functions/, workflow/, recorder-image/ and scripts/; the rest stays out of the
-// context so that changes to it do not change the image hash.
-const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.local', '.git', '.ci', 'test', 'bench', 'lib', 'bin', 'local', 'dist', '*.md'];
+export const IMAGE_CONTEXT = ['package.json', 'package-lock.json', 'functions', 'workflow', 'recorder-image', 'scripts/build-recorder.ts'];
+const IMAGE_CONTEXT_EXCLUDES = ['*', ...IMAGE_CONTEXT.map((path) => `!${path}`)];
 
 const ARCHITECTURE_PLATFORMS: Record<string, Platform> = {
   ARM64: Platform.LINUX_ARM64,
@@ -132,6 +132,7 @@ export class Recorder extends Construct {
         file: 'recorder-image/Dockerfile',
         platform,
         exclude: IMAGE_CONTEXT_EXCLUDES,
+        ignoreMode: IgnoreMode.DOCKER,
       }),
       essential: true,
       // The recorder finalizes the upload on SIGTERM (ECS StopTask); give it time before SIGKILL. 120 s is Fargate's maximum.

@@ -6,8 +6,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { ROUTES } from '../../functions/routes.ts';
 import { RECORDER_CONTAINER_NAME, RECORDER_HEARTBEAT_SECONDS } from '../../workflow/recording-workflow.ts';
 import { MeetingRecorderStack } from '../../lib/meeting-recorder-stack.ts';
+import { IMAGE_CONTEXT } from '../../lib/recorder.ts';
+import { PROJECT_ROOT } from '../../lib/project-paths.ts';
 import { RecordingService } from '../../lib/recording-service.ts';
 import type { RecordingServiceProps } from '../../lib/recording-service.ts';
+import { tempOutdir } from '../support/cdk-outdir.ts';
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
@@ -16,7 +19,7 @@ type Resource = { Type: string; Properties: Record<string, any> };
  * that only look at settings unrelated to the Lambda code.
  */
 function synthService(props: RecordingServiceProps = {}, options: { bundle?: boolean } = {}) {
-  const app = new App(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {});
+  const app = new App({ outdir: tempOutdir(), ...(options.bundle === false ? { context: { 'aws:cdk:bundling-stacks': [] } } : {}) });
   const stack = new Stack(app, 'TestStack');
   const service = new RecordingService(stack, 'Service', props);
   return { app, stack, service, template: Template.fromStack(stack) };
@@ -37,6 +40,13 @@ function statementsOfRole(template: Template, roleLogicalId: string): Record<str
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, any>[]);
 }
 
+/** The files under a path of the repository (the path itself when it is a file). */
+function listFiles(p: string): string[] {
+  const full = path.join(PROJECT_ROOT, p);
+  if (fs.statSync(full).isFile()) return [p];
+  return (fs.readdirSync(full, { recursive: true, withFileTypes: true }) as fs.Dirent[]).filter((e) => e.isFile()).map((e) => path.relative(PROJECT_ROOT, path.join(e.parentPath, e.name)));
+}
+
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
 describe('RecordingService', () => {
@@ -46,7 +56,7 @@ describe('RecordingService', () => {
 
   beforeAll(() => {
     // Prepare: the deployable stack, with real bundling (slow, so synthesized once for all tests)
-    const app = new App();
+    const app = new App({ outdir: tempOutdir() });
     const stack = new MeetingRecorderStack(app, 'MeetingRecorder');
 
     // Act
@@ -180,6 +190,16 @@ describe('RecordingService', () => {
     // Assess
     expect(images).toHaveLength(1);
     expect(images[0]!.source).toMatchObject({ dockerFile: 'recorder-image/Dockerfile', platform: 'linux/arm64' });
+    // The build context holds what the Dockerfile copies and nothing else (not node_modules, tests, or stray
+    // folders), each copied whole.
+    const context = path.join(assemblyDir, images[0]!.source.directory as string);
+    const files = (fs.readdirSync(context, { recursive: true, withFileTypes: true }) as fs.Dirent[])
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.relative(context, path.join(entry.parentPath, entry.name)));
+    const roots = (file: string) => IMAGE_CONTEXT.find((p) => file === p || file.startsWith(`${p}/`));
+    expect(files.filter((file) => !roots(file))).toEqual([]);
+    for (const p of IMAGE_CONTEXT) expect(files.filter((file) => roots(file) === p).length, p).toBe(listFiles(p).length);
+    expect(files).toContain('recorder-image/Dockerfile');
   });
 
   it('gives the recorder no inbound access', () => {
@@ -432,7 +452,7 @@ describe('RecordingService props', () => {
 
   it('rejects a recorder size Fargate does not offer', () => {
     // Prepare
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'BadSize');
 
     // Act
@@ -444,7 +464,7 @@ describe('RecordingService props', () => {
 
   it('rejects a non-positive retentionDays', () => {
     // Prepare
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
     const stack = new Stack(app, 'BadRetention');
 
     // Act
