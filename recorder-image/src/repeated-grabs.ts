@@ -4,8 +4,12 @@
  * x11grab copies the screen exactly, so a grab taken before the page's next picture reached the screen is a
  * copy of the one before it, and x264 encodes it as a frame of skipped blocks: a few dozen bytes, where the
  * frames around it carry whatever changed (on the sync page 300–600 bytes, a camera picture far more).
- * Checked against the frame codes of nine bench recordings of the sync page (64,849 frames, 720p and 1080p,
- * 1–352 repeated in each): the rule below named 796 of the 820 repeated frames, and one that was not.
+ * A frame at most half its eight nearest neighbours' median size was checked against the frame codes of
+ * nine bench recordings of the sync page (64,849 frames, 720p and 1080p, 1–352 repeated in each): it named
+ * 796 of the 820 repeated frames, and one that was not. Runs of repeats slip through it (a frame amid a run
+ * has repeats for neighbours): in seven 30–40 s recordings, five of them with both cores frozen now and then,
+ * it named 197 of 251. Looking past the small neighbours to the nearest moving frames (isRepeatedPicture)
+ * named 250 of 251, and one that was not.
  *
  * A grab repeats when it lands among the page's pictures (see landing-probe.ts), so the recorder counts them
  * while it records, and watches the page at once when they come (followPictures in recorder.ts) instead of
@@ -27,10 +31,16 @@ export const REPEAT_SHARE = 0.5;
 /** Frames looked at on each side of a frame (non-keyframes of the same run). */
 export const REPEAT_NEIGHBOURS = 4;
 /**
- * Neighbours whose median is below this many bytes are themselves (nearly) repeats: a still page, where a
- * small frame says nothing about the grab.
+ * A frame of at least this many bytes shows the page moving. Neighbours whose median is below it are
+ * themselves (nearly) repeats: a still page, where a small frame says nothing about the grab.
  */
 export const REPEAT_MIN_MEDIAN_BYTES = 150;
+/**
+ * How far (frames) on each side a repeat's moving neighbours are looked for. Repeats come in runs when the
+ * page stood still for a moment (a stall of the machine: runs of 3 to 13 in test runs with both cores frozen
+ * now and then); up to about twice this long, a run is counted whole. A page still for longer is still.
+ */
+export const REPEAT_REACH = 15;
 /**
  * The first frames of each encoder run are not judged: the page's first pictures at the start, and at a
  * grab move's takeover the new encoder's first picture, which is held while the old one ends.
@@ -39,16 +49,38 @@ export const REPEAT_SETTLE_FRAMES = 15;
 /** Repeats are remembered this long (ms), for counts over a recent window. */
 const KEEP_MS = 60_000;
 
-/** Whether a frame is a repeat, judged by its neighbours (see REPEAT_SHARE). */
+const median = (sizes: number[]) => [...sizes].sort((a, b) => a - b)[Math.floor(sizes.length / 2)]!;
+
+/** Whether a frame is a repeat among its nearest neighbours (see REPEAT_SHARE): a grab that landed among the page's pictures. */
 export function isRepeatedGrab(frame: EncodedFrame, neighbours: readonly EncodedFrame[]): boolean {
   if (frame.key) return false;
-  const sizes = neighbours.filter((f) => !f.key).map((f) => f.bytes).sort((a, b) => a - b);
+  const sizes = neighbours.filter((f) => !f.key).map((f) => f.bytes);
   if (sizes.length < REPEAT_NEIGHBOURS) return false;
-  const median = sizes[Math.floor(sizes.length / 2)]!;
-  return median >= REPEAT_MIN_MEDIAN_BYTES && frame.bytes <= REPEAT_SHARE * median;
+  const m = median(sizes);
+  return m >= REPEAT_MIN_MEDIAN_BYTES && frame.bytes <= REPEAT_SHARE * m;
 }
 
-/** Counts the repeated grabs of a recording, run by run, as their frames are written. */
+/**
+ * Whether a frame is a repeat among the nearest frames that show the page moving, within REPEAT_REACH on
+ * each side (`before` oldest first, `after` nearest first): also each frame of a run of repeats, whose
+ * nearest neighbours are repeats too. At least one moving frame must come after it (else the page went
+ * still), and REPEAT_NEIGHBOURS in all.
+ */
+export function isRepeatedPicture(frame: EncodedFrame, before: readonly EncodedFrame[], after: readonly EncodedFrame[]): boolean {
+  if (frame.key) return false;
+  const moving = (f: EncodedFrame) => !f.key && f.bytes >= REPEAT_MIN_MEDIAN_BYTES;
+  const b = before.slice(-REPEAT_REACH).filter(moving).slice(-REPEAT_NEIGHBOURS);
+  const a = after.slice(0, REPEAT_REACH).filter(moving).slice(0, REPEAT_NEIGHBOURS);
+  if (a.length === 0 || a.length + b.length < REPEAT_NEIGHBOURS) return false;
+  return frame.bytes <= REPEAT_SHARE * median([...b, ...a].map((f) => f.bytes));
+}
+
+/**
+ * Counts the repeated frames of a recording, run by run, as their frames are written: `total` counts every
+ * repeat (isRepeatedPicture, the FramesRepeated metric); `since` and `when` only those among moving
+ * neighbours (isRepeatedGrab), the sign of a grab landing among the page's pictures rather than of a page
+ * that stood still.
+ */
 export class RepeatedGrabs {
   /** Repeats over the whole recording. */
   total = 0;
@@ -59,7 +91,7 @@ export class RepeatedGrabs {
   private next = 0;
   /** Frames of the current run so far. */
   private seen = 0;
-  /** Wall-clock times of the recent repeats, in order. */
+  /** Wall-clock times of the recent repeats among moving neighbours, in order. */
   private readonly times: number[] = [];
   private readonly listeners = new Set<() => void>();
 
@@ -73,22 +105,37 @@ export class RepeatedGrabs {
     }
     for (const f of frames) this.frames.push({ ...f, n: this.seen++ });
     let found = false;
-    while (this.next + REPEAT_NEIGHBOURS < this.frames.length) {
+    while (this.next < this.frames.length && this.judgeable(this.next)) {
       const frame = this.frames[this.next]!;
-      const neighbours = [...this.frames.slice(Math.max(0, this.next - REPEAT_NEIGHBOURS), this.next), ...this.frames.slice(this.next + 1, this.next + 1 + REPEAT_NEIGHBOURS)];
-      if (frame.n >= REPEAT_SETTLE_FRAMES && isRepeatedGrab(frame, neighbours)) {
-        this.total++;
-        this.times.push(frame.wallMs);
-        found = true;
+      if (frame.n >= REPEAT_SETTLE_FRAMES) {
+        const before = this.frames.slice(Math.max(0, this.next - REPEAT_REACH), this.next);
+        const after = this.frames.slice(this.next + 1, this.next + 1 + REPEAT_REACH);
+        if (isRepeatedPicture(frame, before, after)) {
+          this.total++;
+          if (isRepeatedGrab(frame, [...before.slice(-REPEAT_NEIGHBOURS), ...after.slice(0, REPEAT_NEIGHBOURS)])) {
+            this.times.push(frame.wallMs);
+            found = true;
+          }
+        }
       }
       this.next++;
     }
-    const done = Math.max(0, this.next - REPEAT_NEIGHBOURS);
+    const done = Math.max(0, this.next - REPEAT_REACH);
     this.frames.splice(0, done);
     this.next -= done;
     const last = this.times.at(-1);
     if (last !== undefined) while (this.times[0]! < last - KEEP_MS) this.times.shift();
     if (found) for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Whether frame `i` has its neighbours after it: REPEAT_NEIGHBOURS moving ones, or REPEAT_REACH frames. */
+  private judgeable(i: number): boolean {
+    const after = this.frames.length - 1 - i;
+    if (after >= REPEAT_REACH) return true;
+    if (after < REPEAT_NEIGHBOURS) return false;
+    let moving = 0;
+    for (let j = i + 1; j < this.frames.length; j++) if (!this.frames[j]!.key && this.frames[j]!.bytes >= REPEAT_MIN_MEDIAN_BYTES) moving++;
+    return moving >= REPEAT_NEIGHBOURS;
   }
 
   /** Repeats of frames grabbed at or after `wallMs` (within the last minute). */

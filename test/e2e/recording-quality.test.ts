@@ -55,9 +55,14 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(q.pairs + q.missedFlashes, seconds).toBeGreaterThanOrEqual(Math.floor(26 * ran.ran));
     expect(q.pairs, seconds).toBeGreaterThanOrEqual(Math.floor(15 * ran.ran));
     expect(q.unreadableFrames).toBeLessThan(q.analysedFrames * 0.01);
-    // In step: the sound-picture offset is a few frames at most, not the 0.7 s of a split timeline.
-    expect(Math.abs(q.avOffsetMeanMs!)).toBeLessThan(100);
-    expect(Math.abs(q.avDriftMs!)).toBeLessThan(60);
+    // In step: the sound-picture offset is a few frames at most, not the 0.7 s of a split timeline. It
+    // moves by up to a slot at a grab move (a picture grabbed at another age). A stall of the machine moves
+    // the page's own picture against its sound until Chromium drops frames to catch up: with both cores
+    // frozen for 2 s, the flashes came 67 ms after their beeps for 4 s, with no grab move, then 0 ms (in
+    // CI, the drift was 66 ms). So three frames more where the machine stood still for a quarter second.
+    const avTimeline = `offsets ${q.pairList.map((p) => `${p.flashTime.toFixed(1)} s: ${p.offsetMs.toFixed(0)}`).join(', ')}; the machine ${ran.text}`;
+    expect(Math.abs(q.avOffsetMeanMs!), avTimeline).toBeLessThan(100);
+    expect(Math.abs(q.avDriftMs!), avTimeline).toBeLessThan(60 + (ran.longestStallMs >= 250 ? 100 : 0));
     // The recorder read the browser's frame clock and grabbed in step with it (grabTimer).
     const log = await readRecorderLog(t.dataDir, created.body.id);
     const started = log.filter((l) => l.message === 'browser started');
@@ -117,17 +122,18 @@ describe('recording quality (loose correctness bounds)', () => {
       expect(['schedule', 'repeats']).toContain(w.after);
       if (w.after === 'repeats') expect(w.repeats as number).toBeGreaterThanOrEqual(3);
     }
-    // The recorder counted its repeated grabs from the encoded frames (FramesRepeated, repeated-grabs.ts):
-    // about as many as the frame codes in the file show. Not those in the first frames of each encoder run
-    // (REPEAT_SETTLE_FRAMES): at a grab move's takeover the new encoder's first grabs can repeat the old
-    // one's last picture, so each takeover may leave a couple uncounted.
+    // The recorder counted its repeated frames from the encoded frames (FramesRepeated, repeated-grabs.ts):
+    // about as many as the frame codes in the file show, runs of them included. Not those in the first
+    // frames of each encoder run (REPEAT_SETTLE_FRAMES): at a grab move's takeover the new encoder's first
+    // grabs can repeat the old one's last picture, so each takeover may leave a couple uncounted.
     const metrics = log.filter((l) => l.message === 'recorder metrics');
     expect(metrics.at(-1)?.final).toBe(true);
     const counted = metrics.reduce((n, l) => n + (l.FramesRepeated as number), 0);
     const takeovers = runs.length - 1;
     console.log(JSON.stringify({ figure: 'repeated-grabs', counted, inFile: q.repeatedFrames, takeovers }));
-    expect(counted).toBeLessThanOrEqual(q.repeatedFrames + 3);
-    expect(counted).toBeGreaterThanOrEqual(0.8 * q.repeatedFrames - 3 - 2 * takeovers);
+    const repeatsSeen = `${counted} counted, ${q.repeatedFrames} in the file, ${takeovers} takeovers; the machine ${ran.text}`;
+    expect(counted, repeatsSeen).toBeLessThanOrEqual(q.repeatedFrames + 3);
+    expect(counted, repeatsSeen).toBeGreaterThanOrEqual(0.8 * q.repeatedFrames - 3 - 2 * takeovers);
     // The frame code advances. Loose on purpose: on a machine of its own the bench measures 0.2–0.3 %
     // repeated frames at 720p, but here the other test files load both cores, pictures reach the screen at
     // more scattered times, and up to 3.8 % was seen (with a fixed grab phase, up to 19 %). A stalled or

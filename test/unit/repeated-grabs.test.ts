@@ -3,7 +3,7 @@
  * count against the frame codes of a real recording; these pin the rule and the bookkeeping.
  */
 import { describe, expect, it } from 'vitest';
-import { isRepeatedGrab, REPEAT_MIN_MEDIAN_BYTES, REPEAT_SETTLE_FRAMES, RepeatedGrabs, type EncodedFrame } from '../../recorder-image/src/repeated-grabs.ts';
+import { isRepeatedGrab, REPEAT_MIN_MEDIAN_BYTES, REPEAT_REACH, REPEAT_SETTLE_FRAMES, RepeatedGrabs, type EncodedFrame } from '../../recorder-image/src/repeated-grabs.ts';
 
 const T0 = 1_800_000_000_000;
 const FRAME_MS = 1000 / 30;
@@ -48,6 +48,28 @@ describe('repeated grabs', () => {
     expect(late.total).toBe(0);
     late.add(0, frames(132, [126]).slice(128));
     expect(late.total).toBe(1);
+  });
+
+  it('are counted in runs too, up to about twice REPEAT_REACH long, but only those among moving neighbours bring a watch', () => {
+    // Runs of 3, 6 and 12 repeats (a page that stood still for a moment) among moving frames.
+    const runAt = (from: number, length: number) => Array.from({ length }, (_, k) => from + k);
+    const repeats = [...runAt(20, 3), ...runAt(70, 6), ...runAt(100, 12)];
+    const counter = new RepeatedGrabs();
+    counter.add(0, frames(160, repeats));
+    expect(counter.total).toBe(repeats.length);
+    // Among their nearest neighbours (4 on each side) only the run of 3 and the ends of the others stand
+    // out; a watch is for grabs landing among the page's pictures, not for a page that stood still.
+    expect(counter.since(0)).toBeLessThan(repeats.length);
+    expect(counter.since(0)).toBeGreaterThanOrEqual(3);
+    // A page still for longer than twice the reach is still: its middle frames are not counted.
+    const long = new RepeatedGrabs();
+    long.add(0, frames(200, runAt(70, 2 * REPEAT_REACH + 10)));
+    expect(long.total).toBeLessThanOrEqual(2 * REPEAT_REACH);
+    // A page that goes still and stays still has no repeats.
+    const stops = frames(200).map((f, n) => (n >= 90 && !f.key ? { ...f, bytes: 40 } : f));
+    const stopped = new RepeatedGrabs();
+    stopped.add(0, stops);
+    expect(stopped.total).toBe(0);
   });
 
   it('are not looked for in the first frames of each encoder run, nor across runs', () => {
