@@ -55,14 +55,16 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(q.pairs + q.missedFlashes, seconds).toBeGreaterThanOrEqual(Math.floor(26 * ran.ran));
     expect(q.pairs, seconds).toBeGreaterThanOrEqual(Math.floor(15 * ran.ran));
     expect(q.unreadableFrames).toBeLessThan(q.analysedFrames * 0.01);
-    // In step: the sound-picture offset is a few frames at most, not the 0.7 s of a split timeline. It
-    // moves by up to a slot at a grab move (a picture grabbed at another age). A stall of the machine moves
-    // the page's own picture against its sound until Chromium drops frames to catch up: with both cores
-    // frozen for 2 s, the flashes came 67 ms after their beeps for 4 s, with no grab move, then 0 ms (in
-    // CI, the drift was 66 ms). So three frames more where the machine stood still for a quarter second.
+    // In step: the sound-picture offset is a few frames at most, not the 0.7 s of a split timeline. Within a
+    // run it moves, without anything broken, by: a frame where the page's picture steps behind its sound
+    // (33 ms at 16 s of a bench run at 0.1 % CPU steal, no grab move, beeps on their track); up to a slot at
+    // a grab move (a picture grabbed at another age); ~10 ms as PulseAudio's stamps wander. So three frames
+    // of drift (a 66 ms drift failed a suite run), and three more where the machine stood still for a
+    // quarter second: with both cores frozen for 2 s, the flashes came 67 ms after their beeps for 4 s,
+    // with no grab move, then back to 0 ms as Chromium dropped frames to catch up.
     const avTimeline = `offsets ${q.pairList.map((p) => `${p.flashTime.toFixed(1)} s: ${p.offsetMs.toFixed(0)}`).join(', ')}; the machine ${ran.text}`;
     expect(Math.abs(q.avOffsetMeanMs!), avTimeline).toBeLessThan(100);
-    expect(Math.abs(q.avDriftMs!), avTimeline).toBeLessThan(60 + (ran.longestStallMs >= 250 ? 100 : 0));
+    expect(Math.abs(q.avDriftMs!), avTimeline).toBeLessThan(100 + (ran.longestStallMs >= 250 ? 100 : 0));
     // The recorder read the browser's frame clock and grabbed in step with it (grabTimer).
     const log = await readRecorderLog(t.dataDir, created.body.id);
     const started = log.filter((l) => l.message === 'browser started');
