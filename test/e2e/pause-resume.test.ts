@@ -252,9 +252,12 @@ describe('pause and resume', () => {
     const span1 = seconds(done.startedAt!, p1!.pausedAt);
     const span2 = seconds(p1!.resumedAt!, p2!.pausedAt);
     const span3 = seconds(p2!.resumedAt!, done.stopRequestedAt!);
-    expect(p1!.offsetSeconds).toBeCloseTo(span1, 0);
-    expect(Math.abs(p1!.offsetSeconds - span1)).toBeLessThan(0.2);
-    expect(Math.abs(p2!.offsetSeconds - (span1 + span2))).toBeLessThan(0.3);
+    // Where the file's time and the wall clock part: a stall of the machine at a pause or at the start
+    // moves them apart by as long as it lasted (0.285 s in a suite run with both cores frozen now and then).
+    const placed = `pauses at ${p1!.offsetSeconds} and ${p2!.offsetSeconds} s in the file, after ${span1} and ${span1 + span2} s recorded; the machine ${ran.text}`;
+    const stallSeconds = ran.longestStallMs / 1000;
+    expect(Math.abs(p1!.offsetSeconds - span1), placed).toBeLessThan(0.2 + stallSeconds);
+    expect(Math.abs(p2!.offsetSeconds - (span1 + span2)), placed).toBeLessThan(0.3 + 2 * stallSeconds);
     // A resume takes a new encoder's start (~0.9–1.3 s): capture continues that long after the request.
     const resumeLatenciesMs = [Date.parse(p1!.resumedAt!) - resume1, Date.parse(p2!.resumedAt!) - resume2];
     for (const ms of resumeLatenciesMs) expect(ms).toBeLessThan(5000);
