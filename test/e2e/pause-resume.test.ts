@@ -364,6 +364,7 @@ describe('pause and resume', () => {
 
   it('SIGKILL after a pause and a resume: the salvaged partial file holds both spans and plays', async () => {
     const seen = new Set<string>();
+    const stalls = watchStalls();
     const id = await start('sigkill-resumed', seen);
     await sleep(3000);
     await pause(id, seen);
@@ -386,7 +387,8 @@ describe('pause and resume', () => {
     expect(media.durationSeconds).toBeGreaterThan(p.offsetSeconds + 2);
     expect(media.durationSeconds).toBeGreaterThan(recordedBeforeKill - 8);
     expect(media.durationSeconds).toBeLessThan(recordedBeforeKill + 0.5);
-    expectContinuous(await packetTimes(path), [p.offsetSeconds]);
+    // A stall of the machine leaves a gap as long as itself (1.49 s in a suite run with both cores frozen now and then).
+    expectContinuous(await packetTimes(path), [p.offsetSeconds], stalls.stop().longestStallMs / 1000);
   });
 });
 
