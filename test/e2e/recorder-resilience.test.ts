@@ -136,7 +136,10 @@ describe('recorder resilience', () => {
     expect(unseen.length).toBeGreaterThanOrEqual(1);
     expect(unseen[0]).toMatchObject({ watches: 1 });
     expect(unseen[0]!.arrivals as number).toBeLessThan(5);
-    expect(log.filter((line) => line.message === 'pictures reach the screen')).toHaveLength(0);
+    // A stall of the machine holds the page's repaints back and lets them through together, and a watch
+    // then can see five (one did in a suite run with both cores frozen now and then): at most one per stall.
+    const placed = log.filter((line) => line.message === 'pictures reach the screen');
+    expect(placed.length, `watches that placed pictures: ${placed.map((l) => JSON.stringify(l.inSlotMs)).join('; ')}; the machine ${ran.text}`).toBeLessThanOrEqual(ran.stallCount);
     const emf = log.filter((line) => line._aws !== undefined);
     expect(emf.length).toBeGreaterThan(0);
     expect(Math.max(...emf.map((doc) => doc.UploadLagSeconds as number))).toBeGreaterThan(15);
