@@ -137,15 +137,6 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
   // A migration cut short (the process died between dropping the old table and copying its items back)
   // left its items in this file; the copy is finished below.
   const migrationFile = join(e.dataDir, `${tableName}.migration.json`);
-  const copyBack = async (items: Record<string, AttributeValue>[]) => {
-    await waitForActiveTable(ddb, tableName);
-    for (const raw of items) {
-      const item = unmarshall(raw);
-      const withIndexes = item[TABLE_KEYS.sortKey] === 'RECORDING' ? { ...item, ...recordingItemAttributes(item as never) } : item;
-      await ddb.send(new PutItemCommand({ TableName: tableName, Item: marshall(withIndexes, { removeUndefinedValues: true }) }));
-    }
-    rmSync(migrationFile, { force: true });
-  };
   try {
     await createTable();
   } catch (err) {
@@ -172,7 +163,15 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
       await createTable();
     }
   }
-  if (existsSync(migrationFile)) await copyBack(JSON.parse(readFileSync(migrationFile, 'utf8')) as Record<string, AttributeValue>[]);
+  if (existsSync(migrationFile)) {
+    await waitForActiveTable(ddb, tableName);
+    for (const raw of JSON.parse(readFileSync(migrationFile, 'utf8')) as Record<string, AttributeValue>[]) {
+      const item = unmarshall(raw);
+      const withIndexes = item[TABLE_KEYS.sortKey] === 'RECORDING' ? { ...item, ...recordingItemAttributes(item as never) } : item;
+      await ddb.send(new PutItemCommand({ TableName: tableName, Item: marshall(withIndexes, { removeUndefinedValues: true }) }));
+    }
+    rmSync(migrationFile, { force: true });
+  }
   await ddb.send(new DescribeTableCommand({ TableName: tableName }));
   ddb.destroy();
 

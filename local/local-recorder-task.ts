@@ -133,7 +133,7 @@ async function removeTaskTmp(dir: string): Promise<void> {
 }
 
 /** Live processes started with TMPDIR=`dir` (Linux /proc; none where there is no /proc). */
-function processesWithTmpdir(dir: string): number[] {
+export function processesWithTmpdir(dir: string): number[] {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));

@@ -49,6 +49,8 @@ export const REPEAT_SETTLE_FRAMES = 15;
 /** Repeats are remembered this long (ms), for counts over a recent window. */
 const KEEP_MS = 60_000;
 
+/** A frame that shows the page moving (see REPEAT_MIN_MEDIAN_BYTES). */
+const isMoving = (f: EncodedFrame) => !f.key && f.bytes >= REPEAT_MIN_MEDIAN_BYTES;
 const median = (sizes: number[]) => [...sizes].sort((a, b) => a - b)[Math.floor(sizes.length / 2)]!;
 
 /** Whether a frame is a repeat among its nearest neighbours (see REPEAT_SHARE): a grab that landed among the page's pictures. */
@@ -68,9 +70,8 @@ export function isRepeatedGrab(frame: EncodedFrame, neighbours: readonly Encoded
  */
 export function isRepeatedPicture(frame: EncodedFrame, before: readonly EncodedFrame[], after: readonly EncodedFrame[]): boolean {
   if (frame.key) return false;
-  const moving = (f: EncodedFrame) => !f.key && f.bytes >= REPEAT_MIN_MEDIAN_BYTES;
-  const b = before.slice(-REPEAT_REACH).filter(moving).slice(-REPEAT_NEIGHBOURS);
-  const a = after.slice(0, REPEAT_REACH).filter(moving).slice(0, REPEAT_NEIGHBOURS);
+  const b = before.slice(-REPEAT_REACH).filter(isMoving).slice(-REPEAT_NEIGHBOURS);
+  const a = after.slice(0, REPEAT_REACH).filter(isMoving).slice(0, REPEAT_NEIGHBOURS);
   if (a.length === 0 || a.length + b.length < REPEAT_NEIGHBOURS) return false;
   return frame.bytes <= REPEAT_SHARE * median([...b, ...a].map((f) => f.bytes));
 }
@@ -133,9 +134,7 @@ export class RepeatedGrabs {
     const after = this.frames.length - 1 - i;
     if (after >= REPEAT_REACH) return true;
     if (after < REPEAT_NEIGHBOURS) return false;
-    let moving = 0;
-    for (let j = i + 1; j < this.frames.length; j++) if (!this.frames[j]!.key && this.frames[j]!.bytes >= REPEAT_MIN_MEDIAN_BYTES) moving++;
-    return moving >= REPEAT_NEIGHBOURS;
+    return this.frames.slice(i + 1).filter(isMoving).length >= REPEAT_NEIGHBOURS;
   }
 
   /** Repeats of frames grabbed at or after `wallMs` (within the last minute). */

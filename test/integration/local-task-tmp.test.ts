@@ -4,10 +4,11 @@
  * work dir, Chromium socket dir or Playwright artifacts dir behind. Real recorder, real page. The test runs
  * with a TMPDIR of its own, so that temp files of processes outside it do not count.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processesWithTmpdir } from '../../local/local-recorder-task.ts';
 import { startTestStack, type TestStack } from '../support/stack.ts';
 
 /** What a recorder left in the temp dir before: its work dir, Chromium's socket dir, Playwright's artifacts dir. */
@@ -31,20 +32,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const leftovers = (before: Set<string>) => readdirSync(root).filter((name) => LEFTOVER.test(name) && !before.has(name));
-
-/** Processes started with TMPDIR=`dir`: the recorder's group, and Chromium, which runs in a session of its own. */
-function processesWithTmpdir(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((name) => /^\d+$/.test(name))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`TMPDIR=${dir}`);
-      } catch {
-        return false; // exited meanwhile
-      }
-    })
-    .map(Number);
-}
 
 describe('the temp dir of a local recorder task', () => {
   it("holds the recorder's temp files and is gone after a SIGKILL, with nothing left in the temp dir; the salvage still works", async () => {
