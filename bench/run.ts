@@ -69,6 +69,8 @@ interface Scenario {
   startupMs?: number;
   stopToLastByteMs?: number;
   stopToUploadedMs?: number;
+  /** Where the stop -> last byte time went (the recorder's 'stop phases' log line). */
+  stopPhases?: StopPhases;
   startupParts?: ReturnType<typeof startupParts>;
   /**
    * How steadily the page's pictures reached the screen while this pipeline ran (landing-probe.ts
@@ -136,6 +138,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
     if (keep.media) copyFileSync(file, join(keep.dir, `ours-${resolution}-${seconds}.mp4`));
     return {
       startupParts: startupParts(log),
+      stopPhases: stopPhases(log),
       pictureTiming: watchedPictureTiming(log),
       name: `ours ${resolution}p30, ${seconds} s`,
       pipeline: 'ours',
@@ -168,6 +171,26 @@ function startupParts(lines: Record<string, unknown>[]): { browserStartedMs?: nu
     // ms after the process start: the run began (modules loaded), the recording read, the display ready, the browser launched, its frame clock measured, the encoder spawned.
     steps: recording?.startup as Record<string, number> | undefined,
   };
+}
+
+interface StopPhases {
+  /** The UPLOADING status report. */
+  reportMs: number;
+  /** The encoder's drain up to the stop instant, and its finish. */
+  encoderMs: number;
+  /** The last part's upload and the CompleteMultipartUpload (completeMs of it). */
+  uploadMs: number;
+  completeMs?: number;
+  lastPartBytes: number;
+  fileBytes: number;
+}
+
+/** The recorder's 'stop phases' log line: where the time from the stop to the last byte went. */
+function stopPhases(lines: Record<string, unknown>[]): StopPhases | undefined {
+  const line = lines.find((l) => l.message === 'stop phases');
+  if (!line) return undefined;
+  const { reportMs, encoderMs, uploadMs, completeMs, lastPartBytes, fileBytes } = line as unknown as StopPhases;
+  return { reportMs, encoderMs, uploadMs, completeMs, lastPartBytes, fileBytes };
 }
 
 /** The recorder's log, one object per JSON line. */
@@ -341,6 +364,14 @@ async function main() {
     console.log(lines.join('\n'));
     console.log(`\nCPU by process (cores, same window): the page is the browser process (with its display compositor) and the renderer; the capture is ffmpeg.\n`);
     console.log(partsTable(rows).join('\n'));
+    const phased = rows.filter((r) => r.stopPhases);
+    if (phased.length) {
+      console.log('\nStop -> last byte, by phase (ms): status report + encoder drain and finish + upload (of it, CompleteMultipartUpload); last part and file size.\n');
+      for (const r of phased) {
+        const p = r.stopPhases!;
+        console.log(`- ${r.name}: ${p.reportMs} + ${p.encoderMs} + ${p.uploadMs} (${f(p.completeMs, 0)}); ${f(p.lastPartBytes / 2 ** 20, 1)} of ${f(p.fileBytes / 2 ** 20, 1)} MiB`);
+      }
+    }
     console.log(`\nTargets: |offset| <= 20 ms, drift <= 10 ms, repeated/skipped <= 1 %, CPU <= 0.3 (720p) / 0.6 (1080p) and <= 1.0 x reference, PSS <= 1 GiB at 1080p, start -> first frame and stop -> last byte <= 3 s.`);
     console.log('Steal: CPU time the hypervisor took from this virtual machine while the scenario ran (/proc/stat), in % of all its CPU time: a stalled vCPU delays the page\'s pictures and the grabs alike.');
     console.log('Picture jitter: how far the intervals between the page\'s pictures on the screen were from one frame (RMS), and how many were off by more than a third of a frame. It is what the browser gives any capture: a picture that comes late is repeated and the next one skipped.');

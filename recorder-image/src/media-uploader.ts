@@ -61,6 +61,13 @@ export interface UploadStats {
   longestOutageMs: number;
   /** Most bytes held in memory waiting for S3. */
   peakBufferedBytes: number;
+  /** Size of the last part uploaded (at the stop, what was not in S3 yet as a part). */
+  lastPartBytes: number;
+  /**
+   * How long the CompleteMultipartUpload took (ms). S3 joins the parts without reading them back; the local
+   * emulator (s3rver) copies them into one file, so there it grows with the file's size.
+   */
+  completeMs?: number;
 }
 
 export interface MediaUploaderOptions {
@@ -113,7 +120,7 @@ export class MediaUploader implements MediaSink {
   private deadlineMs = Number.POSITIVE_INFINITY;
   private fatal?: RecorderError;
   private completed?: UploadedMedia;
-  readonly stats: UploadStats = { parts: 0, segments: 0, retries: 0, longestOutageMs: 0, peakBufferedBytes: 0 };
+  readonly stats: UploadStats = { parts: 0, segments: 0, retries: 0, longestOutageMs: 0, peakBufferedBytes: 0, lastPartBytes: 0 };
   /** File offset and media seconds up to which the bytes are in S3 (as parts or pending segments). */
   private durable = { bytes: 0, mediaSeconds: 0 };
 
@@ -266,6 +273,7 @@ export class MediaUploader implements MediaSink {
           this.manifest.parts.push({ partNumber: op.partNumber, etag: out.ETag!, sizeBytes: op.body.length });
           this.manifest.partsMediaSeconds = op.mediaSeconds;
           this.stats.parts++;
+          this.stats.lastPartBytes = op.body.length;
         }
         await this.o.manifests.save(this.manifest);
         // The part is listed: its pending segments are no longer needed (the salvage ignores leftovers).
@@ -276,7 +284,9 @@ export class MediaUploader implements MediaSink {
       }
       case 'complete': {
         const parts = this.manifest.parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag }));
+        const startedMs = Date.now();
         await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: parts } }), signal);
+        this.stats.completeMs = Date.now() - startedMs;
         this.completed = { key, sizeBytes: this.manifest.parts.reduce((n, p) => n + p.sizeBytes, 0) };
         await this.deleteLeftoverSegments();
         return;

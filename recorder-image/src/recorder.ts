@@ -214,11 +214,23 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     log.info('cpu by process', { windowSeconds: round(cpuWindowSeconds), cores: coresByPart(cpuPartsAtFirstFrame, cpu.secondsByPart(), cpuWindowSeconds) });
     if (cause.kind === 'error') throw cause.error;
     const stopReason = await reporter.uploading(stoppedAt, cause.reason);
+    const reportedMs = Date.now();
     // A stop while paused finds no encoder running: the file already ends where the pause began.
     await capture.stop({ atMs: stopMs, drainTimeoutMs: DRAIN_TIMEOUT_MS });
+    const encoderDoneMs = Date.now();
     const durationSeconds = round(capture.encodedSeconds);
     const uploaded = await sink.done();
     const uploadedMs = Date.now();
+    // Where the time from the stop to the last byte went: the status report, the encoder's drain and finish,
+    // and the upload of what was not in S3 yet (the last part, up to PART_SIZE_BYTES plus the tail).
+    log.info('stop phases', {
+      reportMs: reportedMs - observedMs,
+      encoderMs: encoderDoneMs - reportedMs,
+      uploadMs: uploadedMs - encoderDoneMs,
+      lastPartBytes: sink.stats.lastPartBytes,
+      completeMs: sink.stats.completeMs,
+      fileBytes: uploaded.sizeBytes,
+    });
     metrics.stop();
     const result: RecorderResult = {
       files: [{ key: uploaded.key, sizeBytes: uploaded.sizeBytes, durationSeconds, format: 'mp4' }],

@@ -4,7 +4,7 @@
  * by sample. Loose bounds: this catches a broken timeline (sound seconds off), a capture that stalls or
  * resamples, or a page that never plays; it does not time anything.
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,5 +147,14 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(q.repeatedPct).toBeLessThan(40);
     expect(q.skippedPct).toBeLessThan(40);
     expect(q.analysedFrames, `the machine ${ran.text}`).toBeGreaterThan(28 * ran.ran * 30);
+    // Where the time from the stop to the last byte went ('stop phases'): its parts add up to no more than
+    // the recorder's own figure, and the sizes are the file's.
+    const phases = log.find((l) => l.message === 'stop phases')! as Record<string, number>;
+    const recorded = (await t.stack.repository.find(created.body.id))!.metrics!;
+    expect(phases.reportMs + phases.encoderMs + phases.uploadMs).toBeLessThanOrEqual(recorded.stopToUploadedMs!);
+    expect(phases.completeMs).toBeLessThanOrEqual(phases.uploadMs);
+    expect(phases.fileBytes).toBe(statSync(file).size);
+    expect(phases.lastPartBytes).toBeGreaterThan(0);
+    expect(phases.lastPartBytes).toBeLessThanOrEqual(phases.fileBytes);
   });
 });
