@@ -40,11 +40,11 @@ function statementsOfRole(template: Template, roleLogicalId: string): Record<str
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Record<string, any>[]);
 }
 
-/** The files under a path of the repository (the path itself when it is a file). */
-function listFiles(p: string): string[] {
-  const full = path.join(PROJECT_ROOT, p);
+/** The files under `p` in the folder `root` (the path itself when it is a file), relative to `root`. */
+function listFiles(root: string, p = ''): string[] {
+  const full = path.join(root, p);
   if (fs.statSync(full).isFile()) return [p];
-  return (fs.readdirSync(full, { recursive: true, withFileTypes: true }) as fs.Dirent[]).filter((e) => e.isFile()).map((e) => path.relative(PROJECT_ROOT, path.join(e.parentPath, e.name)));
+  return (fs.readdirSync(full, { recursive: true, withFileTypes: true }) as fs.Dirent[]).filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
 }
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
@@ -192,13 +192,10 @@ describe('RecordingService', () => {
     expect(images[0]!.source).toMatchObject({ dockerFile: 'recorder-image/Dockerfile', platform: 'linux/arm64' });
     // The build context holds what the Dockerfile copies and nothing else (not node_modules, tests, or stray
     // folders), each copied whole.
-    const context = path.join(assemblyDir, images[0]!.source.directory as string);
-    const files = (fs.readdirSync(context, { recursive: true, withFileTypes: true }) as fs.Dirent[])
-      .filter((entry) => entry.isFile())
-      .map((entry) => path.relative(context, path.join(entry.parentPath, entry.name)));
+    const files = listFiles(path.join(assemblyDir, images[0]!.source.directory as string));
     const roots = (file: string) => IMAGE_CONTEXT.find((p) => file === p || file.startsWith(`${p}/`));
     expect(files.filter((file) => !roots(file))).toEqual([]);
-    for (const p of IMAGE_CONTEXT) expect(files.filter((file) => roots(file) === p).length, p).toBe(listFiles(p).length);
+    for (const p of IMAGE_CONTEXT) expect(files.filter((file) => roots(file) === p).length, p).toBe(listFiles(PROJECT_ROOT, p).length);
     expect(files).toContain('recorder-image/Dockerfile');
   });
 
