@@ -13,6 +13,7 @@ import {
   ResourceNotFoundException,
   ScanCommand,
   type AttributeValue,
+  type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -185,26 +186,32 @@ export async function ensureResources(e: Emulators, tableName: string, bucketNam
   s3.destroy();
 }
 
-/** Waits until DescribeTable no longer finds the table. */
-async function waitForTableGone(ddb: DynamoDBClient, tableName: string): Promise<void> {
+/** Polls DescribeTable (every 0.1 s, up to 10 s) until `reached` holds for the table, or undefined once it is gone. */
+async function waitForTable(ddb: DynamoDBClient, tableName: string, want: string, reached: (t: TableDescription | undefined) => boolean): Promise<void> {
   for (let i = 0; i < 100; i++) {
+    let table: TableDescription | undefined;
     try {
-      await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+      table = (await ddb.send(new DescribeTableCommand({ TableName: tableName }))).Table;
     } catch (err) {
-      if (err instanceof ResourceNotFoundException) return;
-      throw err;
+      if (!(err instanceof ResourceNotFoundException)) throw err;
     }
+    if (reached(table)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`Table ${tableName} was not deleted`);
+  throw new Error(`Table ${tableName} did not become ${want}`);
+}
+
+/** Waits until DescribeTable no longer finds the table. */
+function waitForTableGone(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  return waitForTable(ddb, tableName, 'deleted', (t) => t === undefined);
 }
 
 /** Waits until the table and its indexes are ACTIVE: the emulator answers a write to a table still CREATING with ResourceNotFoundException. */
-export async function waitForActiveTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const t = (await ddb.send(new DescribeTableCommand({ TableName: tableName }))).Table;
-    if (t?.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE')) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Table ${tableName} did not become ACTIVE`);
+export function waitForActiveTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  return waitForTable(
+    ddb,
+    tableName,
+    'ACTIVE',
+    (t) => t?.TableStatus === 'ACTIVE' && (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === 'ACTIVE'),
+  );
 }
