@@ -36,6 +36,8 @@ export interface RecorderConfig {
   hostResolverRules?: string;
   /** What the page may reach: ALLOWED_HOSTS opens named hosts; everything else must be public. */
   urlPolicy: UrlPolicy;
+  /** Real-time scheduling for the threads that draw and grab the pictures (realtime-threads.ts). */
+  realtimeThreads: boolean;
 }
 
 export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): RecorderConfig {
@@ -60,7 +62,16 @@ export function loadRecorderConfig(env: NodeJS.ProcessEnv = process.env): Record
     hostResolverRules: env.CHROMIUM_HOST_RESOLVER_RULES || undefined,
     urlPolicy: urlPolicyFromEnv(env),
     uploadBufferMaxBytes: intEnv('UPLOAD_BUFFER_MAX_BYTES', 256 * 1024 * 1024, env),
+    realtimeThreads: onOffEnv('REALTIME_THREADS', true, env),
   };
+}
+
+/** `on` or `off`; anything else is refused. */
+function onOffEnv(name: string, fallback: boolean, env: NodeJS.ProcessEnv): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on' || raw === 'off') return raw === 'on';
+  throw new Error(`${name} must be 'on' or 'off', not '${raw}'.`);
 }
 
 /** An optional duration in ms (fractions allowed); a value that is not a number from 0 to 1000 is refused. */

@@ -29,11 +29,8 @@ const PROBE_RATE = 1000;
 /** Rows watched, as fractions of the screen height: evenly spaced, so that moving content (video tiles) crosses one. */
 const PROBE_ROWS = [1 / 8, 3 / 8, 5 / 8, 7 / 8];
 
-/**
- * Wall-clock times (ms since the epoch) at which pictures reached the screen: any change of four one-pixel
- * rows across the screen. Empty when nothing on those rows moved (a still page) or the grab failed.
- */
-export async function pictureArrivals(o: LandingProbeOptions): Promise<number[]> {
+/** The watch's ffmpeg: four one-pixel rows grabbed PROBE_RATE times a second for durationMs, to nothing. */
+export function probeArgs(o: Pick<LandingProbeOptions, 'display' | 'width' | 'height' | 'durationMs'>): string[] {
   const frames = Math.round((o.durationMs / 1000) * PROBE_RATE);
   const inputs = PROBE_ROWS.flatMap((share) => [
     // A long queue: the grabs are tiny, and a grabber that waits for the filters stops placing arrivals.
@@ -44,11 +41,15 @@ export async function pictureArrivals(o: LandingProbeOptions): Promise<number[]>
   // showinfo: each grab's wall-clock pts (µs) and a checksum of its pixels, per row.
   const graph = PROBE_ROWS.map((_, i) => `[${i}:v]showinfo[r${i}]`).join(';');
   const outputs = PROBE_ROWS.flatMap((_, i) => ['-map', `[r${i}]`]);
-  const child = spawn(
-    'ffmpeg',
-    ['-hide_banner', '-nostats', '-loglevel', 'info', '-copyts', ...inputs, '-filter_complex', graph, ...outputs, '-frames:v', String(frames), '-fps_mode', 'passthrough', '-f', 'null', '-'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  return ['-hide_banner', '-nostats', '-loglevel', 'info', '-copyts', ...inputs, '-filter_complex', graph, ...outputs, '-frames:v', String(frames), '-fps_mode', 'passthrough', '-f', 'null', '-'];
+}
+
+/**
+ * Wall-clock times (ms since the epoch) at which pictures reached the screen: any change of four one-pixel
+ * rows across the screen. Empty when nothing on those rows moved (a still page) or the grab failed.
+ */
+export async function pictureArrivals(o: LandingProbeOptions): Promise<number[]> {
+  const child = spawn('ffmpeg', probeArgs(o), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => void terminate(child, 500), o.timeoutMs);

@@ -103,6 +103,14 @@ function readPart(pid: number, isRoot: boolean): ProcessPart {
   }
 }
 
+/** A process of the tree as of the last sample. */
+export interface TreeProcess {
+  pid: number;
+  /** pid and start time: one process, even once its pid is reused. */
+  key: string;
+  part: ProcessPart;
+}
+
 /** Keeps the highest CPU time seen per process (pid + start time), so exited processes keep their share. */
 export class ProcessTreeCpu {
   private readonly seen = new Map<string, number>();
@@ -116,6 +124,8 @@ export class ProcessTreeCpu {
   /** The tree's lowest resident set since PSS was last read (bytes), and when PSS was last read. */
   private rssLow = Infinity;
   private pssReadAt = 0;
+  /** The tree at the last sample, with each process's part. */
+  private lastTree: TreeProcess[] = [];
 
   constructor(rootPid: number = process.pid) {
     this.rootPid = rootPid;
@@ -124,6 +134,7 @@ export class ProcessTreeCpu {
   sample(): number {
     const tree = processTree(this.rootPid);
     let rss = 0;
+    this.lastTree = [];
     for (const s of tree) {
       const key = `${s.pid}:${s.startTime}`;
       this.seen.set(key, Math.max(this.seen.get(key) ?? 0, s.cpuTicks));
@@ -131,6 +142,7 @@ export class ProcessTreeCpu {
       // command line, and a Chromium process forked from the zygote the zygote's until it renames itself.
       const part = this.parts.get(key);
       if (part === undefined || part === 'other' || part === 'browserHelpers') this.parts.set(key, readPart(s.pid, s.pid === this.rootPid));
+      this.lastTree.push({ pid: s.pid, key, part: this.parts.get(key)! });
       rss += s.rssBytes;
     }
     this.rssLow = Math.min(this.rssLow, rss);
@@ -145,6 +157,11 @@ export class ProcessTreeCpu {
       this.rssLow = rss;
     }
     return this.totalSeconds();
+  }
+
+  /** The processes of the tree at the last sample, with their parts. */
+  processes(): readonly TreeProcess[] {
+    return this.lastTree;
   }
 
   totalSeconds(): number {

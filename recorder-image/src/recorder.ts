@@ -19,6 +19,7 @@ import type { Logger } from './log.ts';
 import { RecorderMetrics } from './metrics.ts';
 import { describeMissing, missingPrerequisites } from './preflight.ts';
 import { coresByPart, ProcessTreeCpu } from './process-cpu.ts';
+import { RealtimeThreads } from './realtime-threads.ts';
 import { RecorderError } from './recorder-error.ts';
 import { sleep } from './child-process.ts';
 import type { RepeatedGrabs } from './repeated-grabs.ts';
@@ -94,7 +95,14 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
   const { config, log, reporter } = deps;
   const workDir = mkdtempSync(join(config.workRoot, `recorder-${config.recordingId}-`));
   const cpu = new ProcessTreeCpu();
-  const cpuTimer = setInterval(() => cpu.sample(), 2000);
+  // The tree is sampled for CPU and memory; the same look finds the threads that run in real time.
+  const realtime = config.realtimeThreads ? new RealtimeThreads(log) : undefined;
+  const sampleTree = () => {
+    const seconds = cpu.sample();
+    void realtime?.scan(cpu.processes());
+    return seconds;
+  };
+  const cpuTimer = setInterval(sampleTree, 2000);
   let av: AvEnvironment | undefined;
   let avStarting: Promise<AvEnvironment> | undefined;
   let browser: ChromiumBrowserSource | undefined;
@@ -170,7 +178,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const firstFrameMs = capture.firstFrameAtMs ?? Date.now();
     // CPU per recorded second: CPU time over the wall time of the same window (capture started -> stop seen).
     const cpuWindowStartMs = Date.now();
-    const cpuAtFirstFrame = cpu.sample();
+    const cpuAtFirstFrame = sampleTree();
     const cpuPartsAtFirstFrame = cpu.secondsByPart();
     startedAt = new Date(firstFrameMs).toISOString();
     await reporter.recording(startedAt);
@@ -211,7 +219,7 @@ export async function runRecorder(deps: RecorderDeps): Promise<number> {
     const cpuWhileRecording = cpu.sample() - cpuAtFirstFrame;
     const cpuWindowSeconds = (observedMs - cpuWindowStartMs) / 1000;
     // Where the CPU went, over the same window: the page (browser, renderer) against the capture (ffmpeg).
-    log.info('cpu by process', { windowSeconds: round(cpuWindowSeconds), cores: coresByPart(cpuPartsAtFirstFrame, cpu.secondsByPart(), cpuWindowSeconds) });
+    log.info('cpu by process', { windowSeconds: round(cpuWindowSeconds), cores: coresByPart(cpuPartsAtFirstFrame, cpu.secondsByPart(), cpuWindowSeconds), realtimeThreads: realtime?.summary() ?? 'off' });
     if (cause.kind === 'error') throw cause.error;
     const stopReason = await reporter.uploading(stoppedAt, cause.reason);
     const reportedMs = Date.now();

@@ -147,6 +147,21 @@ describe('recording quality (loose correctness bounds)', () => {
     expect(q.repeatedPct).toBeLessThan(40);
     expect(q.skippedPct).toBeLessThan(40);
     expect(q.analysedFrames, `the machine ${ran.text}`).toBeGreaterThan(28 * ran.ran * 30);
+    // The threads that draw and grab the pictures ran in real time (realtime-threads.ts): Xvfb's, the
+    // browser's display compositor, the page's compositor and x11grab's in each encoder run. Found by the
+    // names Chromium gives them, so a Chromium that renames them fails here. (Root has CAP_SYS_NICE.)
+    const cpuLine = log.find((l) => l.message === 'cpu by process')!;
+    if (process.getuid?.() === 0) {
+      const raised = cpuLine.realtimeThreads as Record<string, number>;
+      expect(raised.xvfb).toBe(1);
+      expect(raised.browser).toBe(1);
+      expect(raised.renderer).toBeGreaterThanOrEqual(1);
+      // One grab thread per encoder: those placed in the file, and those started for a move that landed off
+      // their place and were dropped (an encoder that lives less than a scan may be missed).
+      const encoders = runs.length + log.filter((l) => l.message === 'grab landed off its place').length;
+      expect(raised.ffmpeg, `${encoders} encoders`).toBeGreaterThanOrEqual(1);
+      expect(raised.ffmpeg, `${encoders} encoders`).toBeLessThanOrEqual(encoders);
+    }
     // Where the time from the stop to the last byte went ('stop phases'): its parts add up to no more than
     // the recorder's own figure, and the sizes are the file's.
     const phases = log.find((l) => l.message === 'stop phases')! as Record<string, number>;
