@@ -137,6 +137,11 @@ export class Recorder extends Construct {
       essential: true,
       // The recorder finalizes the upload on SIGTERM (ECS StopTask); give it time before SIGKILL. 120 s is Fargate's maximum.
       stopTimeout: Duration.seconds(120),
+      // The threads that draw and grab the pictures run SCHED_FIFO (recorder-image/src/realtime-threads.ts).
+      // Fargate grants no CAP_SYS_NICE; an rtprio limit lets a process raise threads to that priority without
+      // it. (Fargate documents ulimits as passed to the container; this one is not verified on Fargate here.
+      // If it has no effect, the recorder logs the refusal once and records at normal priority.)
+      ulimits: [{ name: ecs.UlimitName.RTPRIO, softLimit: 1, hardLimit: 1 }],
       logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'recorder', logGroup: this.logGroup }),
       environment: {
         [ENV.tableName]: props.table.tableName,

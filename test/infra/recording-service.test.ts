@@ -169,6 +169,8 @@ describe('RecordingService', () => {
           Name: RECORDER_CONTAINER_NAME,
           Image: { 'Fn::Sub': Match.stringLikeRegexp('container-assets') },
           StopTimeout: 120,
+          // The recorder's drawing and grabbing threads may run SCHED_FIFO at priority 1 (no CAP_SYS_NICE on Fargate).
+          Ulimits: [{ Name: 'rtprio', SoftLimit: 1, HardLimit: 1 }],
           LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
           Environment: Match.arrayWith([
             Match.objectLike({ Name: 'TABLE_NAME' }),
