@@ -53,6 +53,7 @@ export const OUR_SETTINGS = {
   video: 'libx264 veryfast, tune zerolatency, CRF 23, maxrate 3000k, GOP 60',
   audio: 'AAC 128k',
   container: 'fragmented MP4, streamed to S3 (5 MiB multipart parts + pending segments every 3 s)',
+  scheduling: "SCHED_FIFO priority 1 for Xvfb, Chromium's display and page compositor threads and x11grab's thread (REALTIME_THREADS=on; where permitted), the encoder at normal priority",
 };
 
 interface Scenario {
@@ -63,6 +64,8 @@ interface Scenario {
   cpuCores: number;
   /** The same CPU split by process (process-cpu.ts processPart): Xvfb, sound, browser, renderer, ffmpeg, ... */
   cpuCoresByPart?: Partial<Record<ProcessPart, number>>;
+  /** Ours: the threads that ran in real time, per process part, or why none could (realtime-threads.ts). */
+  realtimeThreads?: unknown;
   peakPssMiB: number;
   /** CPU time the hypervisor took from this machine while the scenario ran, % of all its CPU time (cpu-steal.ts). */
   stealPct?: number;
@@ -146,6 +149,7 @@ async function recordOurs(resolution: string, pageUrl: string, seconds: number, 
       seconds,
       cpuCores: m.cpuCoresPerRecordedSecond!,
       cpuCoresByPart: log.find((l) => l.message === 'cpu by process')?.cores as Scenario['cpuCoresByPart'],
+      realtimeThreads: log.find((l) => l.message === 'cpu by process')?.realtimeThreads,
       peakPssMiB: Math.round(m.peakPssBytes! / 2 ** 20),
       startupMs: m.startupMs,
       stopToLastByteMs: m.stopToUploadedMs,
